@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "sidecar",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sidecar", targets: ["sidecar"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        // System OpenSSL 3 (libssl-dev). Only SidecarTLS may import it.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Functions for the OpenSSL macros Swift cannot call, and variadic helpers.
+        .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
+        // Pure Swift: lexer, parser and the validated, immutable configuration model.
+        .target(name: "SidecarConfig"),
+        // OpenSSL contexts, the NIO TLS handler, peer identity and certificate tooling.
+        .target(
+            name: "SidecarTLS",
+            dependencies: [
+                "COpenSSL", "COpenSSLShims", "SidecarConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Listeners, the relay, backend selection.
+        .target(
+            name: "SidecarProxy",
+            dependencies: [
+                "SidecarTLS", "SidecarConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Process life cycle: load configuration, start proxies, wait.
+        .target(
+            name: "SidecarRuntime",
+            dependencies: [
+                "SidecarProxy", "SidecarConfig", "SidecarTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "sidecar",
+            dependencies: [
+                "SidecarRuntime", "SidecarConfig", "SidecarTLS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "SidecarConfigTests", dependencies: ["SidecarConfig"]),
+        .testTarget(
+            name: "SidecarTLSTests",
+            dependencies: [
+                "SidecarTLS", "SidecarConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SidecarProxyTests",
+            dependencies: [
+                "SidecarProxy", "SidecarTLS", "SidecarConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["SidecarTLS", "SidecarConfig"]),
+    ]
+)

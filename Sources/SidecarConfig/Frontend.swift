@@ -1,0 +1,36 @@
+/// A `frontend` (or the front half of a `listen`): where connections arrive.
+public struct Frontend: Sendable, Hashable {
+    public var name: String
+    public var binds: [Bind]
+    /// `default_backend`, or `use_backend` without a condition. Validation guarantees it names a backend.
+    public var defaultBackend: String?
+    public var timeouts: Timeouts
+    /// `maxconn`; nil means the global limit.
+    public var maxconn: Int?
+    /// `option tcplog`.
+    public var tcplog: Bool
+    public var location: SourceLocation
+    /// Where `defaultBackend` was set (the `default_backend` or `use_backend` line, possibly in `defaults`);
+    /// nil when no backend was named.
+    public var defaultBackendLocation: SourceLocation?
+
+    public init(
+        name: String,
+        binds: [Bind],
+        defaultBackend: String?,
+        timeouts: Timeouts = Timeouts(),
+        maxconn: Int? = nil,
+        tcplog: Bool = false,
+        location: SourceLocation,
+        defaultBackendLocation: SourceLocation? = nil
+    ) {
+        self.name = name
+        self.binds = binds
+        self.defaultBackend = defaultBackend
+        self.timeouts = timeouts
+        self.maxconn = maxconn
+        self.tcplog = tcplog
+        self.location = location
+        self.defaultBackendLocation = defaultBackendLocation
+    }
+}

@@ -1,0 +1,56 @@
+/// The `global` section.
+public struct Global: Sendable, Hashable {
+    /// `chroot`: Unix server paths are resolved under it, as HAProxy connects them after chrooting.
+    public var chroot: String?
+    /// `hard-stop-after`: how long a graceful stop may wait for connections; default 30 s.
+    public var hardStopAfter: Duration
+    /// `maxconn` for the whole process; nil means no limit of ours.
+    public var maxconn: Int?
+    public var crtBase: String?
+    public var caBase: String?
+    /// `unix-bind prefix/mode/user/group`: defaults for Unix listeners.
+    public var unixBindPrefix: String?
+    public var unixBind: UnixSocketOptions
+    /// `stats socket` lines (served by the operations issue).
+    public var statsSockets: [StatsSocket]
+    /// `log` lines: where the connection log goes (stderr or the local syslog/journal socket only).
+    public var logs: [LogTarget]
+
+    public init(
+        chroot: String? = nil,
+        hardStopAfter: Duration = .seconds(30),
+        maxconn: Int? = nil,
+        crtBase: String? = nil,
+        caBase: String? = nil,
+        unixBindPrefix: String? = nil,
+        unixBind: UnixSocketOptions = UnixSocketOptions(),
+        statsSockets: [StatsSocket] = [],
+        logs: [LogTarget] = []
+    ) {
+        self.chroot = chroot
+        self.hardStopAfter = hardStopAfter
+        self.maxconn = maxconn
+        self.crtBase = crtBase
+        self.caBase = caBase
+        self.unixBindPrefix = unixBindPrefix
+        self.unixBind = unixBind
+        self.statsSockets = statsSockets
+        self.logs = logs
+    }
+}
+
+/// A `stats socket PATH [mode M] [level L]` line.
+public struct StatsSocket: Sendable, Hashable {
+    public enum Level: String, Sendable, Hashable { case user, `operator`, admin }
+    public var address: ListenAddress
+    public var mode: UInt32?
+    public var level: Level
+    public var location: SourceLocation
+
+    public init(address: ListenAddress, mode: UInt32? = nil, level: Level = .`operator`, location: SourceLocation) {
+        self.address = address
+        self.mode = mode
+        self.level = level
+        self.location = location
+    }
+}

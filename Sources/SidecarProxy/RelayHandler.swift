@@ -1,0 +1,144 @@
+import NIOCore
+
+/// One half of a relay: the last handler of a channel, paired with the `RelayHandler` of the other channel
+/// (client side with server side), passing bytes across in both directions.
+///
+/// - Backpressure: a read is requested from this channel only while the partner channel is writable, so
+///   neither side reads faster than the other drains.
+/// - Before the pair is linked (while the backend is being connected and its handshake runs) reads are held
+///   and anything that already arrived (bytes, EOF) is kept and handed over at `link`.
+/// - Half-close: EOF on one channel closes the partner's output only; a channel whose input and output are
+///   both closed is closed.
+///
+/// Both channels of a pair run on the same event loop (the backend is connected on the client's loop), so
+/// partners call each other directly. Not `Sendable`.
+final class RelayHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let connection: ProxyConnection
+    private let side: ProxyConnection.Side
+    private var partner: RelayHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var held: CircularBuffer<ByteBuffer> = CircularBuffer(initialCapacity: 2)
+    private var inputClosed = false
+    private var outputClosed = false
+
+    init(connection: ProxyConnection, side: ProxyConnection.Side) {
+        self.connection = connection
+        self.side = side
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Pairs two handlers and releases whatever each held.
+    static func link(_ first: RelayHandler, _ second: RelayHandler) {
+        first.partner = second
+        second.partner = first
+        first.releaseHeld()
+        second.releaseHeld()
+    }
+
+    private func releaseHeld() {
+        guard let partner else { return }
+        if !held.isEmpty {
+            while let buffer = held.popFirst() { partner.partnerWrite(buffer) }
+            partner.partnerFlush()
+        }
+        if inputClosed { partner.partnerCloseOutput() }
+        if pendingRead, partner.partnerWritable {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    // MARK: inbound from our channel
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        connection.count(buffer.readableBytes, from: side)
+        if let partner { partner.partnerWrite(buffer) } else { held.append(buffer) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.partnerFlush()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            inputClosed = true
+            connection.inputClosed(on: side)
+            partner?.partnerCloseOutput()
+            closeIfDone()
+            return
+        }
+        connection.userEvent(event, on: side)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.partnerBecameWritable() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.closed(side)
+        let partner = self.partner
+        self.partner = nil
+        partner?.partnerClosed()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        connection.failed(side, error)
+        context.close(promise: nil)
+    }
+
+    // MARK: outbound
+
+    func read(context: ChannelHandlerContext) {
+        if let partner, partner.partnerWritable {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    // MARK: called by the partner
+
+    private var partnerWritable: Bool { context?.channel.isWritable ?? false }
+
+    private func partnerWrite(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func partnerFlush() {
+        context?.flush()
+    }
+
+    private func partnerBecameWritable() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    private func partnerCloseOutput() {
+        guard !outputClosed, let context else { return }
+        outputClosed = true
+        context.flush()
+        context.close(mode: .output, promise: nil)
+        closeIfDone()
+    }
+
+    private func partnerClosed() {
+        // The other side is gone: nothing more can be relayed either way.
+        if let context {
+            context.flush()
+            context.close(promise: nil)
+        }
+    }
+
+    private func closeIfDone() {
+        if inputClosed && outputClosed { context?.close(promise: nil) }
+    }
+}

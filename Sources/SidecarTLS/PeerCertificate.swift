@@ -1,0 +1,158 @@
+import COpenSSL
+import COpenSSLShims
+
+/// What a peer's certificate says about who it is, copied out of OpenSSL once per handshake.
+///
+/// Plain values only: safe to log, to keep after the connection ends and to pass between threads.
+public struct PeerCertificate: Sendable, Hashable {
+    /// Subject in OpenSSL's one-line form, as HAProxy's `ssl_c_s_dn`: `/C=FR/O=Example/CN=node1`.
+    public var subject: String
+    /// Issuer in the same form, as `ssl_c_i_dn`.
+    public var issuer: String
+    /// Serial number in upper-case hex, as `ssl_c_serial,hex`.
+    public var serialHex: String
+    /// The subject's common name(s).
+    public var commonNames: [String]
+    public var dnsNames: [String]
+    public var ipAddresses: [String]
+    public var uris: [String]
+    /// notAfter as seconds since 1970, and as OpenSSL prints it (`Feb  1 00:00:00 2020 GMT`).
+    public var notAfter: Int64?
+    public var notAfterText: String?
+    /// SHA-1 of the DER encoding in upper-case hex, as `ssl_c_sha1,hex`.
+    public var sha1Hex: String
+
+    /// Copies the fields out of `certificate`, a borrowed `X509*` (not retained, not freed here).
+    init(borrowing certificate: OpaquePointer) {
+        subject = Self.oneLine(X509_get_subject_name(certificate))
+        issuer = Self.oneLine(X509_get_issuer_name(certificate))
+        serialHex = Self.serialHex(certificate)
+        commonNames = Self.entries(X509_get_subject_name(certificate), nid: NID_commonName)
+        var dns: [String] = []
+        var ips: [String] = []
+        var uris: [String] = []
+        // X509_get_ext_d2i returns a new GENERAL_NAMES stack that we own and free with GENERAL_NAMES_free.
+        if let raw = X509_get_ext_d2i(certificate, NID_subject_alt_name, nil, nil) {
+            let names = OpaquePointer(raw)
+            defer { COpenSSLShims_GENERAL_NAMES_free(names) }
+            for index in 0..<COpenSSLShims_sk_GENERAL_NAME_num(names) {
+                guard let name = COpenSSLShims_sk_GENERAL_NAME_value(names, index) else { continue }
+                switch name.pointee.type {
+                case GEN_DNS:
+                    if let text = Self.asn1String(UnsafePointer(name.pointee.d.dNSName)) { dns.append(text) }
+                case GEN_URI:
+                    if let text = Self.asn1String(UnsafePointer(name.pointee.d.uniformResourceIdentifier)) { uris.append(text) }
+                case GEN_IPADD:
+                    if let text = Self.ipString(UnsafePointer(name.pointee.d.iPAddress)) { ips.append(text) }
+                default:
+                    break
+                }
+            }
+        }
+        dnsNames = dns
+        ipAddresses = ips
+        self.uris = uris
+        if let time = X509_get0_notAfter(certificate) {
+            notAfterText = Self.timeText(time)
+            notAfter = Self.epochSeconds(time)
+        }
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        if X509_digest(certificate, EVP_sha1(), &digest, &length) == 1 {
+            sha1Hex = digest.prefix(Int(length)).map { hex($0) }.joined()
+        } else {
+            sha1Hex = ""
+        }
+    }
+
+    /// The common name, or the subject when there is none, for short log lines.
+    public var displayName: String { commonNames.first ?? subject }
+
+    static func oneLine(_ name: OpaquePointer?) -> String {
+        guard let name else { return "" }
+        // X509_NAME_oneline with a NULL buffer allocates the string; we free it with OPENSSL_free.
+        guard let text = X509_NAME_oneline(name, nil, 0) else { return "" }
+        defer { COpenSSLShims_OPENSSL_free(text) }
+        return String(cString: text)
+    }
+
+    static func entries(_ name: OpaquePointer?, nid: Int32) -> [String] {
+        guard let name else { return [] }
+        var result: [String] = []
+        var index: Int32 = -1
+        while true {
+            index = X509_NAME_get_index_by_NID(name, nid, index)
+            if index < 0 { break }
+            // Entries and their data are borrowed from `name`.
+            guard let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else {
+                continue
+            }
+            if let text = asn1Text(UnsafePointer(data)) { result.append(text) }
+        }
+        return result
+    }
+
+    /// An ASN1_STRING of any type as UTF-8; ASN1_STRING_to_UTF8 allocates the output, freed here.
+    static func asn1Text(_ string: UnsafePointer<ASN1_STRING>) -> String? {
+        var output: UnsafeMutablePointer<UInt8>?
+        let length = ASN1_STRING_to_UTF8(&output, string)
+        guard length >= 0, let output else { return nil }
+        defer { COpenSSLShims_OPENSSL_free(output) }
+        return String(decoding: UnsafeBufferPointer(start: output, count: Int(length)), as: UTF8.self)
+    }
+
+    private static func asn1String(_ string: UnsafePointer<ASN1_STRING>?) -> String? {
+        guard let string, let data = ASN1_STRING_get0_data(string) else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))), as: UTF8.self)
+    }
+
+    private static func ipString(_ string: UnsafePointer<ASN1_STRING>?) -> String? {
+        guard let string, let data = ASN1_STRING_get0_data(string) else { return nil }
+        let bytes = Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))))
+        switch bytes.count {
+        case 4:
+            return bytes.map(String.init).joined(separator: ".")
+        case 16:
+            var groups: [String] = []
+            for index in stride(from: 0, to: 16, by: 2) {
+                groups.append(String(UInt16(bytes[index]) << 8 | UInt16(bytes[index + 1]), radix: 16))
+            }
+            return groups.joined(separator: ":")
+        default:
+            return nil
+        }
+    }
+
+    private static func serialHex(_ certificate: OpaquePointer) -> String {
+        guard let serial = X509_get0_serialNumber(certificate),
+            let bignum = ASN1_INTEGER_to_BN(serial, nil)
+        else { return "" }
+        // The BIGNUM and the hex string are ours.
+        defer { BN_free(bignum) }
+        guard let text = BN_bn2hex(bignum) else { return "" }
+        defer { COpenSSLShims_OPENSSL_free(text) }
+        return String(cString: text)
+    }
+
+    static func timeText(_ time: UnsafePointer<ASN1_TIME>) -> String? {
+        guard let bio = BIO_new(BIO_s_mem()) else { return nil }
+        // A memory BIO we own; its contents are copied out before BIO_free.
+        defer { BIO_free(bio) }
+        guard ASN1_TIME_print(bio, time) == 1 else { return nil }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = BIO_read(bio, &buffer, Int32(buffer.count - 1))
+        guard count > 0 else { return nil }
+        return String(decoding: buffer.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func epochSeconds(_ time: UnsafePointer<ASN1_TIME>) -> Int64? {
+        var parts = tm()
+        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Int64(timegm(&parts))
+    }
+}
+
+private func hex(_ byte: UInt8) -> String {
+    let digits = Array("0123456789ABCDEF")
+    return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+}

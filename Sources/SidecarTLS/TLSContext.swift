@@ -1,0 +1,366 @@
+import COpenSSL
+import COpenSSLShims
+import SidecarConfig
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One OpenSSL `SSL_CTX` built from one `TLSSettings`, in the server role (a `bind ... ssl` line) or the
+/// client role (a `server ... ssl` line).
+///
+/// Built once per configuration, at start and at reload, never per connection: certificate, key, CA bundle
+/// and CRL are read here, so a file that cannot be loaded fails the (re)load before any connection sees it.
+///
+/// Threading: after `init` the `SSL_CTX` is only read (`SSL_new`), which OpenSSL allows from any thread; the
+/// client session cache is the one mutable part and sits behind a `Mutex`. Connections keep the context
+/// alive (they hold a strong reference), so a context replaced by a reload is freed when its last
+/// connection ends.
+public final class TLSContext: @unchecked Sendable {
+    /// Which end of the handshake this context serves.
+    public enum Role: Sendable {
+        case server
+        case client
+    }
+
+    public let role: Role
+    public let settings: TLSSettings
+    /// `SSL_CTX*`, owned by this object: created in `init`, freed in `deinit`.
+    let context: OpaquePointer
+    /// Client role: the last session each peer gave us, for resumption. Each `SSL_SESSION*` holds one
+    /// reference owned by this cache, released when replaced or in `deinit`.
+    private let sessions = Mutex<[String: SessionReference]>([:])
+    /// `alpn` in wire format (length-prefixed names), kept alive for the ALPN callback.
+    private let alpnWire: [UInt8]
+
+    /// Builds the context, reading every file the settings name.
+    /// - Throws: `TLSContextError` naming the file or setting that is wrong.
+    public init(settings: TLSSettings, role: Role) throws {
+        self.role = role
+        self.settings = settings
+        self.alpnWire = settings.alpn.flatMap { name -> [UInt8] in
+            let bytes = Array(name.utf8)
+            return [UInt8(truncatingIfNeeded: bytes.count)] + bytes
+        }
+        OpenSSLErrorQueue.clear()
+        guard let context = SSL_CTX_new(role == .server ? TLS_server_method() : TLS_client_method()) else {
+            throw TLSContextError("TLS", "cannot create an OpenSSL context", openSSLErrors: OpenSSLErrorQueue.drain())
+        }
+        self.context = context
+        // From here on `deinit` frees the context if a later step throws.
+        try configure()
+    }
+
+    deinit {
+        for session in sessions.withLock({ $0.values }) { SSL_SESSION_free(session.pointer) }
+        SSL_CTX_free(context)
+    }
+
+    private func configure() throws {
+        COpenSSLShims_SSL_CTX_set_sidecar_defaults(context)
+        // Idle D-Bus connections are the common case: give the read/write buffers back while idle.
+        _ = COpenSSLShims_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS))
+
+        let minimum = settings.minVersion ?? .tls12
+        guard COpenSSLShims_SSL_CTX_set_min_proto_version(context, minimum.openSSLValue) == 1 else {
+            throw TLSContextError("ssl-min-ver \(minimum.rawValue)", "not supported by this OpenSSL")
+        }
+        if let maximum = settings.maxVersion {
+            if maximum < minimum {
+                throw TLSContextError(
+                    "ssl-max-ver \(maximum.rawValue)", "is below ssl-min-ver \(minimum.rawValue): no version left")
+            }
+            guard COpenSSLShims_SSL_CTX_set_max_proto_version(context, maximum.openSSLValue) == 1 else {
+                throw TLSContextError("ssl-max-ver \(maximum.rawValue)", "not supported by this OpenSSL")
+            }
+        }
+        if let ciphers = settings.ciphers, SSL_CTX_set_cipher_list(context, ciphers) != 1 {
+            throw TLSContextError(
+                "ciphers '\(ciphers)'", "no usable cipher in this list", openSSLErrors: OpenSSLErrorQueue.drain())
+        }
+        if let suites = settings.ciphersuites, SSL_CTX_set_ciphersuites(context, suites) != 1 {
+            throw TLSContextError(
+                "ciphersuites '\(suites)'", "no usable TLS 1.3 cipher suite in this list",
+                openSSLErrors: OpenSSLErrorQueue.drain())
+        }
+        if let curves = settings.curves, COpenSSLShims_SSL_CTX_set1_groups_list(context, curves) != 1 {
+            throw TLSContextError(
+                "curves '\(curves)'", "unknown or unsupported curve in this list",
+                openSSLErrors: OpenSSLErrorQueue.drain())
+        }
+        try loadCertificateAndKey()
+        try loadTrust()
+        configureSessions()
+        configureALPN()
+    }
+
+    // MARK: certificate and key
+
+    private func loadCertificateAndKey() throws {
+        guard let first = settings.certificateFiles.first else {
+            if role == .server {
+                throw TLSContextError("bind ... ssl", "no certificate: 'crt' is required on a TLS listener")
+            }
+            return
+        }
+        if settings.certificateFiles.count > 1 {
+            throw TLSContextError(
+                "crt \(settings.certificateFiles[1])",
+                "several 'crt' on one line (certificate selection by SNI) is not supported; give one")
+        }
+        let certificateFile = try Self.resolveCertificateFile(first)
+        try Self.requireReadable(certificateFile, what: "certificate")
+        guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
+            throw TLSContextError(
+                "certificate \(certificateFile)", "not a PEM certificate (chain)",
+                openSSLErrors: OpenSSLErrorQueue.drain())
+        }
+        let keyFile: String
+        if let explicit = settings.keyFile {
+            keyFile = explicit
+        } else if Self.fileContainsPrivateKey(certificateFile) {
+            keyFile = certificateFile
+        } else if access(certificateFile + ".key", F_OK) == 0 {
+            keyFile = certificateFile + ".key"
+        } else {
+            throw TLSContextError(
+                "certificate \(certificateFile)",
+                "holds no private key and there is no \(certificateFile).key beside it (or give the key file)")
+        }
+        try Self.requireReadable(keyFile, what: "private key")
+        guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
+            throw TLSContextError(
+                "private key \(keyFile)", "not a readable unencrypted PEM private key",
+                openSSLErrors: OpenSSLErrorQueue.drain())
+        }
+        guard SSL_CTX_check_private_key(context) == 1 else {
+            _ = OpenSSLErrorQueue.drain()
+            throw TLSContextError(
+                "private key \(keyFile)", "does not match the certificate \(certificateFile)")
+        }
+    }
+
+    /// HAProxy's `crt DIR` loads the directory's certificates; sidecar takes a directory holding exactly one.
+    private static func resolveCertificateFile(_ path: String) throws -> String {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return path }  // requireReadable reports it
+        guard (status.st_mode & S_IFMT) == S_IFDIR else { return path }
+        guard let directory = opendir(path) else {
+            throw TLSContextError("certificate directory \(path)", String(cString: strerror(errno)))
+        }
+        // The DIR* is ours until closedir.
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name.hasPrefix(".") { continue }
+            if [".key", ".issuer", ".ocsp", ".sctl"].contains(where: { name.hasSuffix($0) }) { continue }
+            names.append(name)
+        }
+        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        guard let only = names.first else {
+            throw TLSContextError("certificate directory \(path)", "holds no certificate file")
+        }
+        if names.count > 1 {
+            throw TLSContextError(
+                "certificate directory \(path)",
+                "holds \(names.count) certificates (\(names.joined(separator: ", "))); sidecar takes one")
+        }
+        return path.hasSuffix("/") ? path + only : path + "/" + only
+    }
+
+    private static func fileContainsPrivateKey(_ path: String) -> Bool {
+        guard let bio = BIO_new_file(path, "r") else {
+            _ = OpenSSLErrorQueue.drain()
+            return false
+        }
+        // The BIO and the key read from it are ours; both freed here.
+        defer { BIO_free(bio) }
+        let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil)
+        _ = OpenSSLErrorQueue.drain()
+        guard let key else { return false }
+        EVP_PKEY_free(key)
+        return true
+    }
+
+    static func requireReadable(_ path: String, what: String) throws {
+        if access(path, R_OK) != 0 {
+            let reason = String(cString: strerror(errno))
+            throw TLSContextError("\(what) \(path)", "cannot be read: \(reason)")
+        }
+    }
+
+    // MARK: trust: CA, CRL, verification
+
+    private func loadTrust() throws {
+        if let caFile = settings.caFile {
+            if caFile == "@system-ca" {
+                SSL_CTX_set_default_verify_paths(context)
+            } else {
+                try Self.requireReadable(caFile, what: "CA file")
+                guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
+                    throw TLSContextError(
+                        "CA file \(caFile)", "holds no PEM certificate",
+                        openSSLErrors: OpenSSLErrorQueue.drain())
+                }
+                if role == .server {
+                    // Advertise the acceptable CAs in the CertificateRequest, as HAProxy does.
+                    // SSL_load_client_CA_file returns a stack we own; set0 hands it to the context.
+                    if let names = SSL_load_client_CA_file(caFile) {
+                        SSL_CTX_set_client_CA_list(context, names)
+                    }
+                    _ = OpenSSLErrorQueue.drain()
+                }
+            }
+        } else if settings.verify != .none {
+            throw TLSContextError(
+                role == .server ? "bind ... verify \(settings.verify.rawValue)" : "server ... verify required",
+                "verification is enabled but no CA file is given ('ca-file')")
+        }
+        if let crlFile = settings.crlFile {
+            try Self.requireReadable(crlFile, what: "CRL file")
+            let store = SSL_CTX_get_cert_store(context)
+            guard X509_STORE_load_file(store, crlFile) == 1 else {
+                throw TLSContextError(
+                    "CRL file \(crlFile)", "holds no PEM CRL", openSSLErrors: OpenSSLErrorQueue.drain())
+            }
+            X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+        }
+        var mode: Int32
+        switch (settings.verify, role) {
+        case (.none, _): mode = SSL_VERIFY_NONE
+        case (.optional, _): mode = SSL_VERIFY_PEER
+        case (.required, .server): mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+        case (.required, .client): mode = SSL_VERIFY_PEER
+        }
+        SSL_CTX_set_verify(context, mode, tlsVerifyCallback)
+    }
+
+    // MARK: sessions
+
+    private func configureSessions() {
+        if !settings.sessionTickets { COpenSSLShims_SSL_CTX_set_no_ticket(context) }
+        switch role {
+        case .server:
+            // Resumption with client certificates needs a session id context, or OpenSSL refuses to resume.
+            let id = Array("sidecar".utf8)
+            _ = SSL_CTX_set_session_id_context(context, id, UInt32(id.count))
+            // One TLS 1.3 ticket per handshake: a forward sidecar keeps only the newest.
+            _ = SSL_CTX_set_num_tickets(context, 1)
+        case .client:
+            _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(
+                context, Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE))
+            SSL_CTX_sess_set_new_cb(context, tlsNewSessionCallback)
+        }
+    }
+
+    /// Client role: a session for `peer` to offer, with one reference owned by the caller.
+    func takeSession(for peer: String) -> OpaquePointer? {
+        guard settings.sessionTickets else { return nil }
+        return sessions.withLock { cache -> SessionReference? in
+            guard let session = cache[peer]?.pointer else { return nil }
+            // A single-use TLS 1.3 ticket would fail a second time; OpenSSL marks which may be reused.
+            if SSL_SESSION_is_resumable(session) != 1 {
+                cache[peer] = nil
+                SSL_SESSION_free(session)
+                return nil
+            }
+            SSL_SESSION_up_ref(session)
+            return SessionReference(pointer: session)
+        }?.pointer
+    }
+
+    /// Client role: keeps `session` (whose reference the cache takes over) as the one to offer `peer` next.
+    func storeSession(_ session: OpaquePointer, for peer: String) {
+        let old = sessions.withLock { cache in
+            let old = cache[peer]
+            cache[peer] = SessionReference(pointer: session)
+            return old
+        }
+        if let old { SSL_SESSION_free(old.pointer) }
+    }
+
+    // MARK: ALPN
+
+    private func configureALPN() {
+        guard !alpnWire.isEmpty else { return }
+        switch role {
+        case .client:
+            _ = alpnWire.withUnsafeBufferPointer { SSL_CTX_set_alpn_protos(context, $0.baseAddress, UInt32($0.count)) }
+        case .server:
+            // The callback reads `alpnWire` through an unretained pointer to self: the SSL_CTX, and so the
+            // callback, never outlives this object.
+            SSL_CTX_set_alpn_select_cb(context, tlsALPNSelectCallback, Unmanaged.passUnretained(self).toOpaque())
+        }
+    }
+
+    fileprivate func selectALPN(
+        _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<UInt8>?,
+        _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32
+    ) -> Int32 {
+        alpnWire.withUnsafeBufferPointer { ours in
+            var selected: UnsafeMutablePointer<UInt8>?
+            let result = SSL_select_next_proto(
+                &selected, outLength, ours.baseAddress, UInt32(ours.count), offered, offeredLength)
+            guard result == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+            // `selected` points into `offered`, which OpenSSL keeps alive for the handshake.
+            out?.pointee = UnsafePointer(selected)
+            return SSL_TLSEXT_ERR_OK
+        }
+    }
+}
+
+/// An `SSL_SESSION*` moved between threads under the cache's lock; OpenSSL sessions are reference-counted
+/// and safe to share once complete.
+struct SessionReference: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+extension TLSVersion {
+    var openSSLValue: Int32 {
+        switch self {
+        case .sslv3: return SSL3_VERSION
+        case .tls10: return TLS1_VERSION
+        case .tls11: return TLS1_1_VERSION
+        case .tls12: return TLS1_2_VERSION
+        case .tls13: return TLS1_3_VERSION
+        }
+    }
+}
+
+private let tlsALPNSelectCallback:
+    @convention(c) (
+        OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?,
+        UnsafePointer<UInt8>?, UInt32, UnsafeMutableRawPointer?
+    ) -> Int32 = { _, out, outLength, offered, offeredLength, argument in
+        guard let argument else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+        let context = Unmanaged<TLSContext>.fromOpaque(argument).takeUnretainedValue()
+        return context.selectALPN(out, outLength, offered, offeredLength)
+    }
+
+/// Records the first verification failure (and the certificate it was about) on the connection, then lets
+/// OpenSSL's verdict stand: this callback never turns a failure into success.
+private let tlsVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { preverifyOK, storeContext in
+    guard preverifyOK == 0, let storeContext else { return preverifyOK }
+    guard let rawSSL = X509_STORE_CTX_get_ex_data(storeContext, SSL_get_ex_data_X509_STORE_CTX_idx()),
+        let connection = TLSConnection.from(ssl: OpaquePointer(rawSSL))
+    else { return preverifyOK }
+    connection.recordVerifyFailure(
+        code: X509_STORE_CTX_get_error(storeContext),
+        depth: X509_STORE_CTX_get_error_depth(storeContext),
+        certificate: X509_STORE_CTX_get_current_cert(storeContext))
+    return preverifyOK
+}
+
+/// Client role: OpenSSL hands us a new session (a TLS 1.3 ticket, or a TLS 1.2 session) with one reference
+/// that becomes ours when we return 1.
+private let tlsNewSessionCallback: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32 = { ssl, session in
+    guard let ssl, let session, let connection = TLSConnection.from(ssl: ssl), let peer = connection.sessionKey else {
+        return 0
+    }
+    connection.context.storeSession(session, for: peer)
+    return 1
+}

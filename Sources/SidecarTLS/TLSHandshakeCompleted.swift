@@ -1,0 +1,12 @@
+/// The user inbound event a `TLSHandler` fires once the handshake succeeded, before any application data.
+public struct TLSHandshakeCompleted: Sendable {
+    /// The peer's certificate; nil only when verification is off and the peer sent none.
+    public var peerCertificate: PeerCertificate?
+    /// e.g. `TLSv1.3`.
+    public var protocolVersion: String
+    /// e.g. `TLS_AES_256_GCM_SHA384`.
+    public var cipher: String
+    /// The session was resumed (no full handshake, no certificate re-verification).
+    public var sessionReused: Bool
+    public var alpn: String?
+}

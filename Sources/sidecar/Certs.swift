@@ -1,0 +1,4 @@
+import ArgumentParser
+
+// Placeholder until the certificate tooling lands.
+struct Certs: ParsableCommand {}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Logging
+import SidecarRuntime
+
+/// `sidecar`: a double-proxy mTLS sidecar for Unix-socket protocols such as D-Bus.
+@main
+struct Sidecar: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sidecar",
+        abstract: "Carry a Unix-socket protocol (D-Bus) between hosts over mutual TLS.",
+        discussion: """
+            On the agent node, `sidecar forward` listens on a local Unix socket and connects out over TCP with TLS
+            and a client certificate. On the manager node, `sidecar reverse` listens on TCP, requires a client
+            certificate from your CA, and hands each connection to the local Unix socket.
+            """,
+        subcommands: [Forward.self, Reverse.self, Certs.self]
+    )
+}
+
+/// Options every serving subcommand shares.
+struct ServeOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Event loop threads (default: one per CPU core).")
+    var threads: Int = System.coreCount
+
+    func makeLogger() -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { LineLogHandler(label: $0, level: level) }
+        return Logger(label: "sidecar")
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+import NIOCore
