@@ -14,7 +14,8 @@ public struct Backend: Sendable, Hashable {
     public var timeouts: Timeouts
     /// `retries`, default 3: connection attempts after the first that failed.
     public var retries: Int
-    /// `option redispatch`.
+    /// `option redispatch`. The initializer defaults to true; from a configuration file it is false unless
+    /// `option redispatch` is set, as in HAProxy.
     public var redispatch: Bool
     public var location: SourceLocation
 

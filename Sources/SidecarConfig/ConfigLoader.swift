@@ -47,13 +47,16 @@ public struct ConfigLoader: Sendable {
         var parser = Parser(environment: environment)
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
-                diagnostics.append(ConfigDiagnostic(.error, "cannot read this file", at: SourceLocation(file: file, line: 0)))
+                diagnostics.append(
+                    ConfigDiagnostic(.error, "cannot read this file", at: SourceLocation(file: file, line: 0))
+                )
                 continue
             }
             parser.parse(Array(data), file: file)
         }
-        let (configuration, parsed) = parser.finish()
+        var (configuration, parsed) = parser.finish()
         diagnostics += parsed
+        configuration.warnings = diagnostics.filter { $0.severity == .warning }
         let valid = !diagnostics.contains { $0.severity == .error }
         return (valid ? configuration : nil, diagnostics)
     }
@@ -71,7 +74,9 @@ public struct ConfigLoader: Sendable {
         for path in paths {
             var isDirectory: ObjCBool = false
             guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                diagnostics.append(ConfigDiagnostic(.error, "no such file or directory", at: SourceLocation(file: path, line: 0)))
+                diagnostics.append(
+                    ConfigDiagnostic(.error, "no such file or directory", at: SourceLocation(file: path, line: 0))
+                )
                 continue
             }
             guard isDirectory.boolValue else {
@@ -79,7 +84,9 @@ public struct ConfigLoader: Sendable {
                 continue
             }
             guard let names = try? manager.contentsOfDirectory(atPath: path) else {
-                diagnostics.append(ConfigDiagnostic(.error, "cannot list this directory", at: SourceLocation(file: path, line: 0)))
+                diagnostics.append(
+                    ConfigDiagnostic(.error, "cannot list this directory", at: SourceLocation(file: path, line: 0))
+                )
                 continue
             }
             let directory = path.hasSuffix("/") ? path : path + "/"
@@ -89,7 +96,11 @@ public struct ConfigLoader: Sendable {
                 .filter(isRegularFile)
             if selected.isEmpty {
                 diagnostics.append(
-                    ConfigDiagnostic(.warning, "no '*.cfg' file in this directory", at: SourceLocation(file: path, line: 0))
+                    ConfigDiagnostic(
+                        .warning,
+                        "no '*.cfg' file in this directory",
+                        at: SourceLocation(file: path, line: 0)
+                    )
                 )
             }
             files += selected

@@ -25,11 +25,13 @@ package struct IgnoredKeyword: Sendable, Hashable {
         .init(keyword: "stats timeout", inGlobal: true, reason: "the stats socket has its own idle limit"),
         .init(keyword: "log-send-hostname", inGlobal: true, reason: "journald records the host name"),
         .init(
-            keyword: "tune.ssl.default-dh-param", inGlobal: true,
+            keyword: "tune.ssl.default-dh-param",
+            inGlobal: true,
             reason: "finite-field DH is left to OpenSSL's defaults (ECDHE is used)"
         ),
         .init(
-            keyword: "ssl-load-extra-files", inGlobal: true,
+            keyword: "ssl-load-extra-files",
+            inGlobal: true,
             reason: "sidecar always looks for a '<crt>.key' sibling when the key is not in the PEM"
         ),
         .init(keyword: "option dontlognull", inGlobal: false, reason: "sidecar logs every connection"),

@@ -41,7 +41,9 @@ package struct Lexer: Sendable {
     ///
     /// A line with a lexical error produces an error diagnostic and no statement; lexing goes on with the
     /// next line so that every error of a file is reported at once.
-    package func statements(in bytes: [UInt8], file: String) -> (statements: [Statement], diagnostics: [ConfigDiagnostic]) {
+    package func statements(in bytes: [UInt8], file: String) -> (
+        statements: [Statement], diagnostics: [ConfigDiagnostic]
+    ) {
         var statements: [Statement] = []
         var diagnostics: [ConfigDiagnostic] = []
         var section = ""
@@ -157,7 +159,9 @@ package struct Lexer: Sendable {
                 index += 1
             }
             if tokenizer.words.count > Self.maximumWords {
-                return .failure(Failure(message: "too many words: HAProxy allows at most \(Self.maximumWords) per line"))
+                return .failure(
+                    Failure(message: "too many words: HAProxy allows at most \(Self.maximumWords) per line")
+                )
             }
         }
         if singleQuoted || doubleQuoted {

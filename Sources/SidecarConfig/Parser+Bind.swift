@@ -24,7 +24,8 @@ extension Parser {
             let option = words[index]
             guard let takesValue = Self.bindOptions[option] else {
                 error(
-                    "unknown keyword '\(option)' in 'bind' line", at: location,
+                    "unknown keyword '\(option)' in 'bind' line",
+                    at: location,
                     suggestion: EditDistance.suggestion(for: option, among: Self.bindOptions.keys.sorted())
                 )
                 return
@@ -108,7 +109,10 @@ extension Parser {
         case "alpn":
             let protocols = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard !protocols.contains(where: { $0.isEmpty || $0.utf8.count > 255 }) else {
-                error("'alpn' expects comma-separated protocol names such as 'h2,http/1.1', not '\(value)'", at: location)
+                error(
+                    "'alpn' expects comma-separated protocol names such as 'h2,http/1.1', not '\(value)'",
+                    at: location
+                )
                 return false
             }
             tls.alpn = protocols
@@ -122,7 +126,8 @@ extension Parser {
     mutating func verifyValue(_ value: String, at location: SourceLocation) -> TLSSettings.Verify? {
         guard let verify = TLSSettings.Verify(rawValue: value) else {
             error(
-                "'verify' expects none, optional or required, not '\(value)'", at: location,
+                "'verify' expects none, optional or required, not '\(value)'",
+                at: location,
                 suggestion: EditDistance.suggestion(for: value, among: ["none", "optional", "required"])
             )
             return nil
@@ -163,7 +168,10 @@ extension Parser {
             return .systemd(name: name)
         }
         if let at = text.firstIndex(of: "@"), !text[..<at].contains(":"), !text.hasPrefix("[") {
-            error("address prefix '\(text[...at])' is not supported (use host:port, /path, unix@, fd@ or systemd@)", at: location)
+            error(
+                "address prefix '\(text[...at])' is not supported (use host:port, /path, unix@, fd@ or systemd@)",
+                at: location
+            )
             return nil
         }
         guard let (host, port) = hostAndPort(text, at: location) else { return nil }

@@ -140,8 +140,12 @@ extension Parser {
                 if option == "uid" { global.global.unixBind.uid = id } else { global.global.unixBind.gid = id }
             default:
                 error(
-                    "unknown 'unix-bind' option '\(option)'", at: location,
-                    suggestion: EditDistance.suggestion(for: option, among: ["prefix", "mode", "user", "uid", "group", "gid"])
+                    "unknown 'unix-bind' option '\(option)'",
+                    at: location,
+                    suggestion: EditDistance.suggestion(
+                        for: option,
+                        among: ["prefix", "mode", "user", "uid", "group", "gid"]
+                    )
                 )
                 return
             }
@@ -152,7 +156,11 @@ extension Parser {
     /// `ssl-default-{bind,server}-options`: only the options that set versions and tickets.
     /// `no-sslv3`, `no-tlsv10` and `no-tlsv11` raise the minimum version; they can never lower it below
     /// sidecar's TLS 1.2 floor.
-    private mutating func parseSSLDefaultOptions(_ words: [String], into defaults: inout TLSDefaults, at location: SourceLocation) {
+    private mutating func parseSSLDefaultOptions(
+        _ words: [String],
+        into defaults: inout TLSDefaults,
+        at location: SourceLocation
+    ) {
         var index = 1
         while index < words.count {
             let option = words[index]
@@ -170,9 +178,11 @@ extension Parser {
             default:
                 error(
                     "unsupported TLS option '\(option)' in '\(words[0])' (supported: ssl-min-ver, ssl-max-ver, "
-                        + "no-tls-tickets, no-sslv3, no-tlsv10, no-tlsv11)", at: location,
+                        + "no-tls-tickets, no-sslv3, no-tlsv10, no-tlsv11)",
+                    at: location,
                     suggestion: EditDistance.suggestion(
-                        for: option, among: ["ssl-min-ver", "ssl-max-ver", "no-tls-tickets", "no-sslv3", "no-tlsv10", "no-tlsv11"]
+                        for: option,
+                        among: ["ssl-min-ver", "ssl-max-ver", "no-tls-tickets", "no-sslv3", "no-tlsv10", "no-tlsv11"]
                     )
                 )
             }
@@ -181,7 +191,9 @@ extension Parser {
     }
 
     /// `ssl-min-ver`/`ssl-max-ver` values as HAProxy spells them.
-    mutating func tlsVersion(_ words: [String], _ index: Int, for keyword: String, at location: SourceLocation) -> TLSVersion? {
+    mutating func tlsVersion(_ words: [String], _ index: Int, for keyword: String, at location: SourceLocation)
+        -> TLSVersion?
+    {
         let names = TLSVersion.allCases.map(\.rawValue)
         guard index < words.count else {
             error("'\(keyword)' expects one of \(names.joined(separator: ", "))", at: location)
@@ -189,7 +201,8 @@ extension Parser {
         }
         guard let version = TLSVersion(rawValue: words[index]) else {
             error(
-                "'\(keyword)' expects one of \(names.joined(separator: ", ")), not '\(words[index])'", at: location,
+                "'\(keyword)' expects one of \(names.joined(separator: ", ")), not '\(words[index])'",
+                at: location,
                 suggestion: EditDistance.suggestion(for: words[index], among: names)
             )
             return nil
@@ -233,7 +246,8 @@ extension Parser {
         let facility = words[index]
         guard Self.syslogFacilities.contains(facility) else {
             error(
-                "unknown syslog facility '\(facility)'", at: location,
+                "unknown syslog facility '\(facility)'",
+                at: location,
                 suggestion: EditDistance.suggestion(for: facility, among: Self.syslogFacilities)
             )
             return
@@ -242,7 +256,8 @@ extension Parser {
         for word in words.dropFirst(index + 1).prefix(2) {
             guard Self.syslogLevels.contains(word) else {
                 error(
-                    "unknown syslog level '\(word)'", at: location,
+                    "unknown syslog level '\(word)'",
+                    at: location,
                     suggestion: EditDistance.suggestion(for: word, among: Self.syslogLevels)
                 )
                 return
@@ -265,8 +280,10 @@ extension Parser {
     private mutating func parseStats(_ words: [String], at location: SourceLocation) {
         guard words.count >= 2, words[1] == "socket" else {
             error(
-                "only 'stats socket' is supported in 'global'", at: location,
-                suggestion: words.count >= 2 ? EditDistance.suggestion(for: words[1], among: ["socket", "timeout"]) : nil
+                "only 'stats socket' is supported in 'global'",
+                at: location,
+                suggestion: words.count >= 2
+                    ? EditDistance.suggestion(for: words[1], among: ["socket", "timeout"]) : nil
             )
             return
         }
@@ -307,7 +324,8 @@ extension Parser {
                 socket.level = level
             default:
                 error(
-                    "unsupported 'stats socket' option '\(option)' (supported: mode, level)", at: location,
+                    "unsupported 'stats socket' option '\(option)' (supported: mode, level)",
+                    at: location,
                     suggestion: EditDistance.suggestion(for: option, among: ["mode", "level"])
                 )
                 return

@@ -12,7 +12,8 @@ extension Parser {
                 frontends.append(frontend(from: proxy))
             } else if proxy.kind == .listen {
                 warning(
-                    "listen '\(proxy.name)' has no 'bind' line; it only serves as a backend", at: proxy.location
+                    "listen '\(proxy.name)' has no 'bind' line; it only serves as a backend",
+                    at: proxy.location
                 )
             }
             if proxy.kind.hasBackend {
@@ -79,7 +80,10 @@ extension Parser {
             global.bindTLS.apply(to: &settings)
             if !draft.verifyGiven { settings.verify = .none }
             if settings.certificateFiles.isEmpty {
-                error("no certificate for TLS bind '\(address)': add 'crt FILE' (the PEM with certificate and key)", at: draft.location)
+                error(
+                    "no certificate for TLS bind '\(address)': add 'crt FILE' (the PEM with certificate and key)",
+                    at: draft.location
+                )
             }
             if settings.verify != .none && settings.caFile == nil {
                 error(
@@ -91,10 +95,17 @@ extension Parser {
             checkVersions(settings, at: draft.location)
             tls = settings
         } else if let option = draft.tlsOptionWithoutSSL {
-            warning("'\(option)' has no effect on bind '\(address)' without 'ssl': the listener is plain TCP", at: draft.location)
+            warning(
+                "'\(option)' has no effect on bind '\(address)' without 'ssl': the listener is plain TCP",
+                at: draft.location
+            )
         }
         return Bind(
-            address: address, tls: tls, unixSocket: unixSocket, maxconn: draft.maxconn, name: draft.name,
+            address: address,
+            tls: tls,
+            unixSocket: unixSocket,
+            maxconn: draft.maxconn,
+            name: draft.name,
             location: draft.location
         )
     }
@@ -128,9 +139,18 @@ extension Parser {
             tls = settings
         }
         return Server(
-            name: draft.name, address: address, tls: tls, check: options.check, inter: options.inter,
-            rise: options.rise, fall: options.fall, weight: options.weight, backup: options.backup,
-            disabled: options.disabled, maxconn: options.maxconn, location: draft.location
+            name: draft.name,
+            address: address,
+            tls: tls,
+            check: options.check,
+            inter: options.inter,
+            rise: options.rise,
+            fall: options.fall,
+            weight: options.weight,
+            backup: options.backup,
+            disabled: options.disabled,
+            maxconn: options.maxconn,
+            location: draft.location
         )
     }
 

@@ -39,11 +39,12 @@ extension Parser {
             return
         }
         guard allowed(entry, in: kind) else {
-            let places = [entry.frontend ? "frontend" : nil, entry.backend ? "backend" : nil, "listen", entry.defaults ? "defaults" : nil]
-            error(
-                "'\(keyword)' is not allowed in a '\(kind.rawValue)' section (only in \(places.compactMap { $0 }.joined(separator: ", ")))",
-                at: location
-            )
+            let places = [
+                entry.frontend ? "frontend" : nil, entry.backend ? "backend" : nil, "listen",
+                entry.defaults ? "defaults" : nil,
+            ]
+            let allowedIn = places.compactMap { $0 }.joined(separator: ", ")
+            error("'\(keyword)' is not allowed in a '\(kind.rawValue)' section (only in \(allowedIn))", at: location)
             return
         }
         switch keyword {
@@ -75,7 +76,11 @@ extension Parser {
         case "use_backend":
             guard let name = argument(words, 1, for: keyword, what: "a backend name", at: location) else { return }
             if words.count > 2 {
-                error("conditions on 'use_backend' are not supported yet; write 'use_backend \(name)' alone or use 'default_backend'", at: location)
+                error(
+                    "conditions on 'use_backend' are not supported yet; write 'use_backend \(name)' alone or use "
+                        + "'default_backend'",
+                    at: location
+                )
                 return
             }
             if name.contains("%[") {
@@ -87,8 +92,12 @@ extension Parser {
             guard let name = argument(words, 1, for: keyword, what: "an algorithm", at: location) else { return }
             guard let balance = Backend.Balance(rawValue: name) else {
                 error(
-                    "'balance \(name)' is not supported (supported: roundrobin, static-rr, leastconn, first)", at: location,
-                    suggestion: EditDistance.suggestion(for: name, among: ["roundrobin", "static-rr", "leastconn", "first"])
+                    "'balance \(name)' is not supported (supported: roundrobin, static-rr, leastconn, first)",
+                    at: location,
+                    suggestion: EditDistance.suggestion(
+                        for: name,
+                        among: ["roundrobin", "static-rr", "leastconn", "first"]
+                    )
                 )
                 return
             }
@@ -106,13 +115,19 @@ extension Parser {
             parseServerOptions(words, from: 1, into: &options, at: location)
             draft.defaultServer = options
         case "log":
-            error("per-proxy 'log' targets are not supported; write 'log global' and set targets in 'global'", at: location)
+            error(
+                "per-proxy 'log' targets are not supported; write 'log global' and set targets in 'global'",
+                at: location
+            )
         default:
             unknown(keyword, in: kind.rawValue, candidates: [], at: location)
         }
     }
 
-    private func allowed(_ entry: (keyword: String, frontend: Bool, backend: Bool, defaults: Bool), in kind: SectionKind) -> Bool {
+    private func allowed(
+        _ entry: (keyword: String, frontend: Bool, backend: Bool, defaults: Bool),
+        in kind: SectionKind
+    ) -> Bool {
         switch kind {
         case .defaults: return entry.defaults
         case .frontend: return entry.frontend
@@ -134,7 +149,8 @@ extension Parser {
         }
         guard Self.timeoutNames.contains(name) else {
             error(
-                "unknown timeout '\(name)' (supported: \(Self.timeoutNames.joined(separator: ", ")))", at: location,
+                "unknown timeout '\(name)' (supported: \(Self.timeoutNames.joined(separator: ", ")))",
+                at: location,
                 suggestion: EditDistance.suggestion(for: name, among: Self.timeoutNames)
             )
             return
@@ -200,7 +216,8 @@ extension Parser {
             warning("'no option dontlognull' ignored: sidecar logs every connection", at: location)
         default:
             error(
-                "unsupported option '\(name)'", at: location,
+                "unsupported option '\(name)'",
+                at: location,
                 suggestion: EditDistance.suggestion(for: name, among: Self.optionNames)
             )
         }

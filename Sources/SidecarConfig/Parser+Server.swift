@@ -39,7 +39,10 @@ extension Parser {
             return .unix(path: path)
         }
         if let at = text.firstIndex(of: "@"), !text[..<at].contains(":"), !text.hasPrefix("[") {
-            error("server address prefix '\(text[...at])' is not supported (use host:port, /path or unix@path)", at: location)
+            error(
+                "server address prefix '\(text[...at])' is not supported (use host:port, /path or unix@path)",
+                at: location
+            )
             return nil
         }
         guard let (host, port) = hostAndPort(text, at: location) else { return nil }
@@ -63,7 +66,8 @@ extension Parser {
             let option = words[index]
             guard let takesValue = Self.serverOptions[option] else {
                 error(
-                    "unknown keyword '\(option)' in '\(words[0])' line", at: location,
+                    "unknown keyword '\(option)' in '\(words[0])' line",
+                    at: location,
                     suggestion: EditDistance.suggestion(for: option, among: Self.serverOptions.keys.sorted())
                 )
                 return false
@@ -112,7 +116,8 @@ extension Parser {
         case "sni":
             guard let name = Self.sniString(value) else {
                 error(
-                    "'sni \(value)': only the sample expression str(NAME) is supported, e.g. 'sni str(manager.example.com)'",
+                    "'sni \(value)': only the sample expression str(NAME) is supported, e.g. "
+                        + "'sni str(manager.example.com)'",
                     at: location
                 )
                 return false
@@ -126,7 +131,9 @@ extension Parser {
             }
             options.inter = inter
         case "rise", "fall":
-            guard let count = integer([value], 0, for: option, in: 1...Int(Int32.max), at: location) else { return false }
+            guard let count = integer([value], 0, for: option, in: 1...Int(Int32.max), at: location) else {
+                return false
+            }
             if option == "rise" { options.rise = count } else { options.fall = count }
         case "weight":
             guard let weight = integer([value], 0, for: "weight", in: 0...256, at: location) else { return false }

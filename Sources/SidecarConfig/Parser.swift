@@ -66,7 +66,9 @@ package struct Parser: Sendable {
             if isFull {
                 diagnostics.append(
                     ConfigDiagnostic(
-                        .error, "too many errors (\(Self.maximumErrors)); giving up", at: diagnostic.location
+                        .error,
+                        "too many errors (\(Self.maximumErrors)); giving up",
+                        at: diagnostic.location
                     )
                 )
             }
@@ -89,7 +91,11 @@ package struct Parser: Sendable {
         }
         switch section {
         case .none:
-            error("'\(keyword)' outside of any section (start with 'global', 'defaults', 'frontend', 'backend' or 'listen')", at: statement.location)
+            error(
+                "'\(keyword)' outside of any section (start with 'global', 'defaults', 'frontend', 'backend' "
+                    + "or 'listen')",
+                at: statement.location
+            )
         case .unsupported:
             return
         case .global:
@@ -146,7 +152,9 @@ package struct Parser: Sendable {
                 section = .unsupported
                 return
             }
-            if arguments.count > 1 { error("'\(kind.rawValue)' takes a name and optionally 'from DEFAULTS'", at: location) }
+            if arguments.count > 1 {
+                error("'\(kind.rawValue)' takes a name and optionally 'from DEFAULTS'", at: location)
+            }
             checkName(name, what: kind.rawValue, at: location)
             checkDuplicate(name, kind: kind, at: location)
             var draft = base ?? currentDefaults
@@ -173,12 +181,15 @@ package struct Parser: Sendable {
             return nil
         }
         let baseName = arguments[fromIndex + 1]
-        if fromIndex + 2 < arguments.count { error("unexpected '\(arguments[fromIndex + 2])' after 'from \(baseName)'", at: location) }
+        if fromIndex + 2 < arguments.count {
+            error("unexpected '\(arguments[fromIndex + 2])' after 'from \(baseName)'", at: location)
+        }
         arguments.removeSubrange(fromIndex...)
         if let base = namedDefaults[baseName] { return base }
         if case .defaults = section, currentDefaults.name == baseName { return currentDefaults }
         error(
-            "'from \(baseName)': no 'defaults' section named '\(baseName)' before this line", at: location,
+            "'from \(baseName)': no 'defaults' section named '\(baseName)' before this line",
+            at: location,
             suggestion: EditDistance.suggestion(for: baseName, among: namedDefaults.keys.sorted())
         )
         return nil
@@ -187,12 +198,17 @@ package struct Parser: Sendable {
     /// HAProxy's rule for proxy and server names: letters, digits, `-`, `_`, `.` and `:`.
     mutating func checkName(_ name: String, what: String, at location: SourceLocation) {
         if let bad = name.unicodeScalars.first(where: { !Self.isNameCharacter($0) }) {
-            error("invalid character '\(bad)' in \(what) name '\(name)' (use letters, digits, '-', '_', '.', ':')", at: location)
+            error(
+                "invalid character '\(bad)' in \(what) name '\(name)' (use letters, digits, '-', '_', '.', ':')",
+                at: location
+            )
         }
     }
 
     private static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.:".unicodeScalars.contains(scalar))
+        scalar.isASCII
+            && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                || "-_.:".unicodeScalars.contains(scalar))
     }
 
     /// Two frontends (or two backends) may not share a name; a frontend and a backend may (HAProxy 2.6 allows
@@ -223,7 +239,10 @@ package struct Parser: Sendable {
             return nil
         }
         guard let value = Int(words[index]), range.contains(value) else {
-            error("'\(keyword)' expects a number in \(range.lowerBound)...\(range.upperBound), not '\(words[index])'", at: location)
+            error(
+                "'\(keyword)' expects a number in \(range.lowerBound)...\(range.upperBound), not '\(words[index])'",
+                at: location
+            )
             return nil
         }
         return value
@@ -238,7 +257,8 @@ package struct Parser: Sendable {
         // HAProxy's timers are signed 32-bit milliseconds.
         guard let value = Duration(haproxyTime: words[index]), value <= .milliseconds(Int32.max) else {
             error(
-                "invalid time '\(words[index])' for '\(keyword)' (a number with an optional unit: us, ms, s, m, h, d; at most 24.8 days)",
+                "invalid time '\(words[index])' for '\(keyword)' (a number with an optional unit: us, ms, s, m, h, "
+                    + "d; at most 24.8 days)",
                 at: location
             )
             return nil
@@ -247,7 +267,13 @@ package struct Parser: Sendable {
     }
 
     /// Reads the one argument `keyword` needs.
-    mutating func argument(_ words: [String], _ index: Int, for keyword: String, what: String, at location: SourceLocation) -> String? {
+    mutating func argument(
+        _ words: [String],
+        _ index: Int,
+        for keyword: String,
+        what: String,
+        at location: SourceLocation
+    ) -> String? {
         guard index < words.count else {
             error("'\(keyword)' expects \(what)", at: location)
             return nil
@@ -265,7 +291,8 @@ package struct Parser: Sendable {
     /// An unknown keyword, with the closest valid one as a suggestion.
     mutating func unknown(_ word: String, in context: String, candidates: [String], at location: SourceLocation) {
         error(
-            "unknown keyword '\(word)' in '\(context)' section", at: location,
+            "unknown keyword '\(word)' in '\(context)' section",
+            at: location,
             suggestion: EditDistance.suggestion(for: word, among: candidates)
         )
     }

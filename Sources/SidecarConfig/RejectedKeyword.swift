@@ -30,7 +30,10 @@ package struct RejectedKeyword: Sendable, Hashable {
         .init(keyword: "acl", reason: "ACLs are not supported yet"),
         .init(keyword: "tcp-request", reason: "'tcp-request' rules are not supported yet"),
         .init(keyword: "tcp-response", reason: "'tcp-response' rules are not supported yet"),
-        .init(keyword: "tcp-check", reason: "'tcp-check' scripts are not supported: 'check' is a connect (and TLS handshake)"),
+        .init(
+            keyword: "tcp-check",
+            reason: "'tcp-check' scripts are not supported: 'check' is a connect (and TLS handshake)"
+        ),
         .init(keyword: "stick-table", reason: "stick tables are not supported"),
         .init(keyword: "stick", reason: "stickiness is not supported"),
         .init(keyword: "source", reason: "choosing the source address is not supported"),

@@ -17,8 +17,10 @@ public struct TLSSettings: Sendable, Hashable {
     public var caFile: String?
     /// `crl-file`: PEM CRLs; when set, every CA in the chain must have a current CRL.
     public var crlFile: String?
-    /// `verify`: defaults to `required` on both sides (HAProxy's server-side default; sidecar's
-    /// bind-side default, since a reverse sidecar without client verification would be an open relay).
+    /// `verify`: the initializer defaults to `required`. From a configuration file, a `server ... ssl` line
+    /// without `verify` gets `ssl-server-verify` (HAProxy's default, `required`), and a `bind ... ssl` line
+    /// without `verify` gets HAProxy's bind default, `none`: `Configuration.validate(for: .reverse)` refuses
+    /// that bind, since a reverse sidecar without client verification would be an open relay.
     public var verify: Verify
     /// `ssl-min-ver`; nil means TLS 1.2.
     public var minVersion: TLSVersion?

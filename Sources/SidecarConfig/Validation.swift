@@ -12,13 +12,21 @@ package enum Validation {
         for frontend in configuration.frontends {
             if frontend.binds.isEmpty {
                 diagnostics.append(
-                    ConfigDiagnostic(.warning, "frontend '\(frontend.name)' has no 'bind' line: it accepts nothing", at: frontend.location)
+                    ConfigDiagnostic(
+                        .warning,
+                        "frontend '\(frontend.name)' has no 'bind' line: it accepts nothing",
+                        at: frontend.location
+                    )
                 )
             }
             for bind in frontend.binds {
                 if let other = bound[bind.address] {
                     diagnostics.append(
-                        ConfigDiagnostic(.error, "address '\(bind.address)' is already bound at \(other)", at: bind.location)
+                        ConfigDiagnostic(
+                            .error,
+                            "address '\(bind.address)' is already bound at \(other)",
+                            at: bind.location
+                        )
                     )
                 } else {
                     bound[bind.address] = bind.location
@@ -28,7 +36,8 @@ package enum Validation {
                 if !backendNames.contains(name) {
                     diagnostics.append(
                         ConfigDiagnostic(
-                            .error, "frontend '\(frontend.name)' uses backend '\(name)', which does not exist",
+                            .error,
+                            "frontend '\(frontend.name)' uses backend '\(name)', which does not exist",
                             at: frontend.defaultBackendLocation ?? frontend.location,
                             suggestion: EditDistance.suggestion(for: name, among: backendNames)
                         )
@@ -58,14 +67,22 @@ package enum Validation {
         }
         if !configuration.frontends.contains(where: { !$0.binds.isEmpty }) {
             diagnostics.append(
-                ConfigDiagnostic(.error, "no frontend with a 'bind' line: sidecar would not listen on anything", at: end)
+                ConfigDiagnostic(
+                    .error,
+                    "no frontend with a 'bind' line: sidecar would not listen on anything",
+                    at: end
+                )
             )
         }
 
         for backend in configuration.backends {
             if backend.servers.isEmpty {
                 diagnostics.append(
-                    ConfigDiagnostic(.warning, "backend '\(backend.name)' has no server: its connections will be closed", at: backend.location)
+                    ConfigDiagnostic(
+                        .warning,
+                        "backend '\(backend.name)' has no server: its connections will be closed",
+                        at: backend.location
+                    )
                 )
             }
             if backend.timeouts.connect == nil {

@@ -24,7 +24,7 @@ public struct ProxyPlan: Sendable {
             }
             let binds = try frontend.binds.map { bind in
                 BindPlan(
-                    bind: bind, tls: try bind.tls.map { try TLSContext(settings: $0, role: .server) },
+                    bind: bind, tls: try bind.tls.map { try TLSContext.make($0, role: .server, for: bind.location) },
                     handshakeTimeout: handshakeTimeout)
             }
             return FrontendPlan(frontend: frontend, binds: binds, backend: backend)
@@ -82,9 +82,20 @@ public struct ServerPlan: Sendable {
                 throw ProxyError("server '\(server.name)' path '\(path)' is not a usable Unix socket path", at: server.location)
             }
         }
-        tls = try server.tls.map { try TLSContext(settings: $0, role: .client) }
+        tls = try server.tls.map { try TLSContext.make($0, role: .client, for: server.location) }
     }
 
     /// The key under which TLS sessions with this server are cached.
     var sessionKey: String { server.address.description }
+}
+
+extension TLSContext {
+    /// A context whose failure names the configuration line it was built for.
+    static func make(_ settings: TLSSettings, role: Role, for location: SourceLocation) throws -> TLSContext {
+        do {
+            return try TLSContext(settings: settings, role: role)
+        } catch let error as TLSContextError {
+            throw ProxyError(error.description, at: location)
+        }
+    }
 }

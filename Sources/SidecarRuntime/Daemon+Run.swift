@@ -1,22 +1,27 @@
 import Logging
+import NIOCore
 import SidecarConfig
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs a daemon for the subcommands: builds the configuration, serves, and turns any failure into one
-/// `error` log line and exit status 1, with no stack trace.
+/// Runs a daemon for the subcommands: loads the configuration, serves, and turns any failure into `error`
+/// log lines (one per configuration finding) and exit status 1, with no stack trace.
 public func runDaemon(
-    logger: Logger, threads: Int = System.coreCount, configuration build: () throws -> Configuration
-) async throws {
+    logger: Logger, threads: Int = System.coreCount, mode: ProxyMode, source: ConfigurationSource
+) async {
     do {
-        let configuration = try build()
+        let configuration = try source.load(for: mode)
         try await Daemon(configuration: configuration, threads: threads, logger: logger).run()
+    } catch let error as ConfigError {
+        for diagnostic in error.diagnostics {
+            if diagnostic.severity == .error { logger.error("\(diagnostic)") } else { logger.warning("\(diagnostic)") }
+        }
+        logger.error("cannot start: \(error.errors.count) configuration error(s)")
+        exit(1)
     } catch {
         logger.error("cannot start: \(error)")
         exit(1)
     }
 }
-
-import NIOCore

@@ -3,12 +3,7 @@ import SidecarConfig
 /// The command-line form of a tunnel (`sidecar forward --listen ... --connect ...`), turned into the same
 /// `Configuration` model a config file gives, so both run through one engine.
 public struct TunnelFlags: Sendable {
-    /// Which side of the double proxy.
-    public enum Side: String, Sendable {
-        case forward, reverse
-    }
-
-    public var side: Side
+    public var side: ProxyMode
     public var listen: String
     public var listenMode: String?
     public var connect: [String]
@@ -19,7 +14,7 @@ public struct TunnelFlags: Sendable {
     public var handshakeTimeout: Duration?
 
     public init(
-        side: Side, listen: String, listenMode: String? = nil, connect: [String], cert: String, key: String? = nil,
+        side: ProxyMode, listen: String, listenMode: String? = nil, connect: [String], cert: String, key: String? = nil,
         ca: String, serverName: String? = nil
     ) {
         self.side = side

@@ -68,7 +68,9 @@ extension CertificateAuthority {
         // RFC 5280 §5.2: a CRL carries the authority key identifier and a CRL number.
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, certificate, nil, nil, revocationList, 0)
-        guard let authorityKeyIdentifier = X509V3_EXT_nconf_nid(nil, &context, NID_authority_key_identifier, "keyid:always")
+        guard
+            let authorityKeyIdentifier = X509V3_EXT_nconf_nid(
+                nil, &context, NID_authority_key_identifier, "keyid:always")
         else {
             throw CertificateToolError.openSSL(.openSSLFailure, "cannot make a CRL for \(subject): key identifier")
         }
@@ -76,7 +78,8 @@ extension CertificateAuthority {
         try check(X509_CRL_add_ext(revocationList, authorityKeyIdentifier, -1) == 1, "key identifier")
         let number = try Self.asn1Integer(hex: String(crlNumber, radix: 16))
         defer { ASN1_INTEGER_free(number) }
-        try check(X509_CRL_add1_ext_i2d(revocationList, NID_crl_number, UnsafeMutableRawPointer(number), 0, 0) == 1, "number")
+        try check(
+            X509_CRL_add1_ext_i2d(revocationList, NID_crl_number, UnsafeMutableRawPointer(number), 0, 0) == 1, "number")
 
         try check(X509_CRL_sign(revocationList, privateKey, EVP_sha256()) > 0, "signing")
         try CertificatePEMFile.createDirectory(file.deletingLastPathComponent())

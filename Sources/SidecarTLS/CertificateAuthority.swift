@@ -24,7 +24,7 @@ public final class CertificateAuthority {
     }
 
     deinit {
-        certificates.forEach { X509_free($0) }
+        for certificate in certificates { X509_free(certificate) }
         EVP_PKEY_free(privateKey)
     }
 
@@ -55,7 +55,7 @@ public final class CertificateAuthority {
         do {
             key = try CertificatePEMFile.privateKey(fromPEM: keyPEM, file: keyFile, role: "CA key")
         } catch {
-            certificates.forEach { X509_free($0) }
+            for certificate in certificates { X509_free(certificate) }
             throw error
         }
         // From here `self` owns the certificates and the key: a throw below frees them in deinit.

@@ -3,9 +3,9 @@ import COpenSSLShims
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Builds and signs one X.509 v3 certificate: a CA (root or intermediate) or a leaf usable as both
@@ -220,7 +220,9 @@ struct CertificateBuilder {
     /// Adds the subjectAltName extension. The names are built as GENERAL_NAME values, not from a config
     /// string, so a comma or colon in a URI cannot be misread.
     private func addAlternativeNames(to certificate: OpaquePointer) throws {
-        let failure = { CertificateToolError.openSSL(.openSSLFailure, "cannot make subjectAltName for '\(commonName)'") }
+        let failure = {
+            CertificateToolError.openSSL(.openSSLFailure, "cannot make subjectAltName for '\(commonName)'")
+        }
         // The stack owns every GENERAL_NAME pushed onto it, and each name owns its string;
         // GENERAL_NAMES_free releases all of them. X509_add1_ext_i2d stores an encoded copy.
         guard let names = COpenSSLShims_sk_GENERAL_NAME_new_null() else { throw failure() }

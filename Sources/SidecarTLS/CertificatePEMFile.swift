@@ -2,9 +2,9 @@ import COpenSSL
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reading and writing the PEM files of the certificate tooling, with errors that name the file and say
@@ -48,7 +48,7 @@ enum CertificatePEMFile {
         var handedOver = false
         defer {
             if !handedOver {
-                certificates.forEach { X509_free($0) }
+                for certificate in certificates { X509_free(certificate) }
             }
         }
         try withMemoryBIO(pem) { bio in

@@ -33,7 +33,7 @@ package struct CertificateValidity: Sendable, Hashable {
     static func validateDays(_ days: Int) throws {
         // 100 years keeps notAfter far from the year 9999, the end of X.509 GeneralizedTime.
         guard (1...36_500).contains(days) else {
-            throw CertificateToolError(.invalidArgument, "days must be between 1 and 36500, not \(days)")
+            throw CertificateToolError(.invalidArgument, "--days must be between 1 and 36500, not \(days)")
         }
     }
 

@@ -38,6 +38,8 @@ public struct IssuedCertificate: Sendable, Hashable {
         self.notBefore = CertificateBuilder.date(X509_get0_notBefore(certificate))
         self.notAfter = CertificateBuilder.date(X509_get0_notAfter(certificate))
         self.keyType = Self.keyType(X509_get0_pubkey(certificate))
+        // The readers above report failure as "?" rather than throwing; leave no entries behind for the next caller.
+        ERR_clear_error()
     }
 
     /// `key` (borrowed from its certificate) described as `RSA 3072`, `EC P-256` and the like.

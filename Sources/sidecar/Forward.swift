@@ -18,8 +18,13 @@ struct Forward: AsyncParsableCommand {
             """
     )
 
+    @Option(name: [.customShort("f"), .customLong("config")], help: ArgumentHelp(
+        "Configuration file or conf.d directory in HAProxy syntax; repeatable. Replaces the flags below.",
+        valueName: "path"))
+    var configPaths: [String] = []
+
     @Option(help: "Unix socket to listen on: unix:PATH (e.g. unix:/run/sidecar/agent.sock).")
-    var listen: String
+    var listen: String?
 
     @Option(help: "File mode of the listening socket, in octal (e.g. 0660). Default: from the umask.")
     var listenMode: String?
@@ -28,24 +33,43 @@ struct Forward: AsyncParsableCommand {
     var connect: [String] = []
 
     @Option(help: "Our certificate (PEM; may hold the chain, and the key if --key is not given).")
-    var cert: String
+    var cert: String?
 
     @Option(help: "Our private key (PEM). Default: the key inside --cert, or --cert's path plus .key.")
     var key: String?
 
     @Option(help: "CA bundle (PEM) the server's certificate must chain to.")
-    var ca: String
+    var ca: String?
 
     @Option(help: "Name the server's certificate must carry; also sent as SNI. Default: each --connect host.")
     var serverName: String?
 
     @OptionGroup var serve: ServeOptions
 
+    func validate() throws {
+        if configPaths.isEmpty {
+            for (value, flag) in [(listen, "--listen"), (cert, "--cert"), (ca, "--ca")] where value == nil {
+                throw ValidationError("\(flag) is required (or give a configuration with -f)")
+            }
+            if connect.isEmpty { throw ValidationError("--connect is required (or give a configuration with -f)") }
+        } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil || serverName != nil
+            || listenMode != nil
+        {
+            throw ValidationError("-f replaces --listen, --connect, --cert, --key, --ca, --server-name: give one or the other")
+        }
+    }
+
     func run() async throws {
         let logger = serve.makeLogger()
-        let flags = TunnelFlags(
-            side: .forward, listen: listen, listenMode: listenMode, connect: connect, cert: cert, key: key, ca: ca,
-            serverName: serverName)
-        try await runDaemon(logger: logger, threads: serve.threads) { try flags.configuration() }
+        let source: ConfigurationSource
+        if configPaths.isEmpty {
+            source = .flags(
+                TunnelFlags(
+                    side: .forward, listen: listen!, listenMode: listenMode, connect: connect, cert: cert!, key: key,
+                    ca: ca!, serverName: serverName))
+        } else {
+            source = .files(configPaths)
+        }
+        await runDaemon(logger: logger, threads: serve.threads, mode: .forward, source: source)
     }
 }

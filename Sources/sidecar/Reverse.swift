@@ -16,26 +16,47 @@ struct Reverse: AsyncParsableCommand {
             """
     )
 
+    @Option(name: [.customShort("f"), .customLong("config")], help: ArgumentHelp(
+        "Configuration file or conf.d directory in HAProxy syntax; repeatable. Replaces the flags below.",
+        valueName: "path"))
+    var configPaths: [String] = []
+
     @Option(help: "TCP address to listen on: [HOST]:PORT, e.g. :2021, 0.0.0.0:2021, [::]:2021, 127.0.0.1:2021.")
-    var listen: String
+    var listen: String?
 
     @Option(help: "Unix socket to hand connections to: unix:PATH. Repeat for failover.")
     var connect: [String] = []
 
     @Option(help: "Our certificate (PEM; may hold the chain, and the key if --key is not given).")
-    var cert: String
+    var cert: String?
 
     @Option(help: "Our private key (PEM). Default: the key inside --cert, or --cert's path plus .key.")
     var key: String?
 
     @Option(help: "CA bundle (PEM) every client certificate must chain to.")
-    var ca: String
+    var ca: String?
 
     @OptionGroup var serve: ServeOptions
 
+    func validate() throws {
+        if configPaths.isEmpty {
+            for (value, flag) in [(listen, "--listen"), (cert, "--cert"), (ca, "--ca")] where value == nil {
+                throw ValidationError("\(flag) is required (or give a configuration with -f)")
+            }
+            if connect.isEmpty { throw ValidationError("--connect is required (or give a configuration with -f)") }
+        } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil {
+            throw ValidationError("-f replaces --listen, --connect, --cert, --key, --ca: give one or the other")
+        }
+    }
+
     func run() async throws {
         let logger = serve.makeLogger()
-        let flags = TunnelFlags(side: .reverse, listen: listen, connect: connect, cert: cert, key: key, ca: ca)
-        try await runDaemon(logger: logger, threads: serve.threads) { try flags.configuration() }
+        let source: ConfigurationSource
+        if configPaths.isEmpty {
+            source = .flags(TunnelFlags(side: .reverse, listen: listen!, connect: connect, cert: cert!, key: key, ca: ca!))
+        } else {
+            source = .files(configPaths)
+        }
+        await runDaemon(logger: logger, threads: serve.threads, mode: .reverse, source: source)
     }
 }

@@ -20,7 +20,10 @@ func errors(in text: String, environment: [String: String] = [:]) -> [ConfigDiag
 }
 
 /// A complete configuration with the given lines in each section. The frontend `fe` gets a Unix `bind`
-/// and the backend `be` a plain server unless the lines bring their own.
+/// and the backend `be` a plain server unless the lines bring their own; those come after the given lines.
+///
+/// Lines: `global` is 1, its lines start at 2; with G global and D defaults lines, the frontend's lines
+/// start at 4+G+D; with no frontend lines the backend header is at 6+G+D and its lines start at 7+G+D.
 func config(
     global: [String] = [],
     defaults: [String] = [],
@@ -29,15 +32,13 @@ func config(
 ) -> String {
     var lines = ["global"] + global.map { "    " + $0 }
     lines += ["defaults"] + defaults.map { "    " + $0 }
-    lines += ["frontend fe"]
+    lines += ["frontend fe"] + frontend.map { "    " + $0 }
     if !frontend.contains(where: { $0.hasPrefix("bind") }) { lines.append("    bind /run/fe.sock") }
     if !frontend.contains(where: { $0.hasPrefix("default_backend") || $0.hasPrefix("use_backend") }) {
         lines.append("    default_backend be")
     }
-    lines += frontend.map { "    " + $0 }
-    lines += ["backend be"]
+    lines += ["backend be"] + backend.map { "    " + $0 }
     if !backend.contains(where: { $0.hasPrefix("server") }) { lines.append("    server s1 127.0.0.1:80") }
-    lines += backend.map { "    " + $0 }
     return lines.joined(separator: "\n") + "\n"
 }
 

@@ -71,9 +71,16 @@ struct LexerTests {
         LexerCase(input: "\"abc", words: nil, error: "unmatched double quote"),
         LexerCase(input: "'abc", words: nil, error: "unmatched single quote"),
         LexerCase(input: "a\u{0}b", words: nil, error: "NUL character"),
-        LexerCase(input: Array(repeating: "w", count: 64).joined(separator: " "), words: Array(repeating: "w", count: 64)),
+        LexerCase(
+            input: Array(repeating: "w", count: 64).joined(separator: " "),
+            words: Array(repeating: "w", count: 64)
+        ),
         LexerCase(input: Array(repeating: "w", count: 65).joined(separator: " "), words: nil, error: "too many words"),
-        LexerCase(input: "a \"${LIST[*]}\" " + Array(repeating: "w", count: 61).joined(separator: " "), words: nil, error: "too many words"),
+        LexerCase(
+            input: "a \"${LIST[*]}\" " + Array(repeating: "w", count: 61).joined(separator: " "),
+            words: nil,
+            error: "too many words"
+        ),
         // A lone CR ends the statement.
         LexerCase(input: "a\rb", words: ["a"]),
     ]
@@ -103,7 +110,10 @@ struct LexerTests {
     }
 
     @Test func acceptsCRLF() {
-        let (statements, diagnostics) = Lexer(environment: [:]).statements(in: Array("a b\r\n\r\nc\r\n".utf8), file: "f.cfg")
+        let (statements, diagnostics) = Lexer(environment: [:]).statements(
+            in: Array("a b\r\n\r\nc\r\n".utf8),
+            file: "f.cfg"
+        )
         #expect(diagnostics.isEmpty)
         #expect(statements.map(\.words) == [["a", "b"], ["c"]])
         #expect(statements.map(\.location.line) == [1, 3])

@@ -1,7 +1,6 @@
 import Foundation
-import Testing
-
 import SidecarTLS
+import Testing
 
 /// The certificate tooling, checked with the real `openssl` command line tool.
 @Suite struct CertificateIssuerTests {
@@ -436,7 +435,8 @@ private struct OpenSSLResult {
     @discardableResult
     func checked() throws -> String {
         guard status == 0 else {
-            throw OpenSSLFailure(description: "openssl \(arguments.joined(separator: " ")) failed (\(status)):\n\(output)")
+            throw OpenSSLFailure(
+                description: "openssl \(arguments.joined(separator: " ")) failed (\(status)):\n\(output)")
         }
         return output
     }

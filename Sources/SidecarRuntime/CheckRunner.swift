@@ -1,0 +1,37 @@
+import SidecarConfig
+import SidecarProxy
+
+/// `sidecar check`: the configuration check of `SidecarConfig`, plus (unless syntax only) building the
+/// plan as a start would, so unreadable certificates and unresolvable servers are found too.
+public enum CheckRunner {
+    public static func check(paths: [String], mode: ProxyMode?, loadFiles: Bool) -> ConfigCheck {
+        var result = ConfigCheck(paths: paths, mode: mode)
+        guard loadFiles, let configuration = result.configuration else { return result }
+        do {
+            _ = try ProxyPlan(configuration: configuration)
+        } catch {
+            let verdict = result.lines.removeLast()
+            result.lines.append("\(error)".contains(": error: ") ? "\(error)" : Self.asDiagnostic(error))
+            result.lines.append(verdict.replacingFirst("configuration valid", with: "configuration invalid (files)"))
+            result.isValid = false
+            result.configuration = nil
+        }
+        return result
+    }
+
+    private static func asDiagnostic(_ error: any Error) -> String {
+        if let error = error as? ProxyError, let location = error.location {
+            return "\(location): error: \(error.message)"
+        }
+        return "error: \(error)"
+    }
+}
+
+extension String {
+    fileprivate func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = range(of: target) else { return self }
+        return replacingCharacters(in: range, with: replacement)
+    }
+}
+
+import Foundation

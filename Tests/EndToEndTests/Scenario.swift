@@ -1,0 +1,175 @@
+import Foundation
+
+/// Runs `body` in a fresh scenario and always cleans up: every process it started is killed by PID and its
+/// temporary directory removed, whether the test passed, failed an expectation or threw.
+func withScenario<Result>(
+    _ name: String = #function, _ body: (Scenario) async throws -> Result
+) async throws -> Result {
+    let scenario = try Scenario(name: name)
+    defer { scenario.tearDown() }
+    return try await body(scenario)
+}
+
+/// One test's world: a private temporary directory (short, for Unix socket paths), the processes and
+/// echo servers it started, and helpers that start the pieces of a tunnel. Not `Sendable`: it belongs to
+/// the test that made it; tests run in parallel, each with its own scenario, directory and ports.
+final class Scenario {
+    let directory: URL
+    private var children: [ChildProcess] = []
+    private var echoServers: [UnixEchoServer] = []
+
+    init(name: String) throws {
+        // sun_path holds 108 bytes: keep the directory short and under /tmp, not in a long $TMPDIR.
+        var template = Array("/tmp/sidecar-e2e-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw HarnessError("mkdtemp: \(String(cString: strerror(errno)))")
+        }
+        directory = URL(fileURLWithPath: String(cString: made))
+    }
+
+    /// A path inside the scenario's directory.
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// Starts a process that the scenario will stop at the end.
+    func start(
+        _ name: String, _ executable: URL, _ arguments: [String], withStdin: Bool = false
+    ) throws -> ChildProcess {
+        let child = try ChildProcess(
+            name: name, executable: executable, arguments: arguments, directory: directory, withStdin: withStdin)
+        children.append(child)
+        return child
+    }
+
+    /// Runs a command to completion (bounded by `timeout`) and returns it, exited, for its status and output.
+    func run(
+        _ name: String, _ executable: URL, _ arguments: [String], timeout: Duration = Harness.timeout
+    ) async throws -> ChildProcess {
+        let child = try start(name, executable, arguments)
+        try await child.waitForExit(timeout: timeout)
+        return child
+    }
+
+    /// Runs the built `sidecar` with `arguments` to completion.
+    func runSidecar(_ arguments: [String]) async throws -> ChildProcess {
+        try await run("sidecar-" + (arguments.first ?? "run"), try Harness.sidecarBinary(), arguments)
+    }
+
+    /// Starts a byte echo server on a Unix socket in the scenario's directory.
+    func startEchoServer(_ name: String = "backend.sock") throws -> UnixEchoServer {
+        let server = try UnixEchoServer(path: path(name))
+        echoServers.append(server)
+        return server
+    }
+
+    /// Everything the processes printed, for failure messages.
+    var transcripts: String { children.map(\.transcript).joined(separator: "\n") }
+
+    /// Stops every child (last started first, so a client goes before the proxy it uses) and every echo
+    /// server, then removes the directory. Set `SIDECAR_E2E_KEEP=1` to keep the directory for a post-mortem.
+    func tearDown() {
+        for child in children.reversed() { child.stop() }
+        for server in echoServers { server.stop() }
+        if ProcessInfo.processInfo.environment["SIDECAR_E2E_KEEP"] == "1" {
+            print("kept \(directory.path)")
+        } else {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+}
+
+// MARK: - Certificates
+
+/// Certificates made for one scenario by `sidecar certs`: a CA and leaves signed by it, in one directory.
+struct PKI {
+    let directory: String
+    var ca: String { directory + "/ca.pem" }
+    var caKey: String { directory + "/ca.key" }
+    func certificate(_ name: String) -> String { directory + "/\(name).pem" }
+    func key(_ name: String) -> String { directory + "/\(name).key" }
+}
+
+extension Scenario {
+    /// Makes a CA and leaves with the built binary, as an operator would: `sidecar certs ca` and
+    /// `sidecar certs leaf`. The default leaves are the tunnel's two ends: `manager` (the reverse side, named
+    /// localhost and 127.0.0.1) and `node1` (the agent's client certificate).
+    func makePKI(
+        _ name: String = "pki", leaves: [(cn: String, extra: [String])] = [
+            ("manager", ["--dns", "localhost", "--ip", "127.0.0.1"]), ("node1", []),
+        ]
+    ) async throws -> PKI {
+        let pki = PKI(directory: path(name))
+        let ca = try await runSidecar(["certs", "ca", "--out", pki.directory])
+        guard ca.exitStatus == 0 else { throw HarnessError("sidecar certs ca failed\n\(ca.transcript)") }
+        for leaf in leaves {
+            let arguments =
+                ["certs", "leaf", "--ca-cert", pki.ca, "--ca-key", pki.caKey, "--cn", leaf.cn, "--out", pki.directory]
+                + leaf.extra
+            let made = try await runSidecar(arguments)
+            guard made.exitStatus == 0 else { throw HarnessError("sidecar certs leaf failed\n\(made.transcript)") }
+        }
+        return pki
+    }
+}
+
+// MARK: - The tunnel's pieces
+
+/// A running `sidecar reverse` and the loopback port it listens on.
+struct ReverseSidecar {
+    let process: ChildProcess
+    let port: UInt16
+}
+
+/// A running `sidecar forward` and the Unix socket it listens on.
+struct ForwardSidecar {
+    let process: ChildProcess
+    let socketPath: String
+}
+
+extension Scenario {
+    /// Starts `sidecar reverse` on a free loopback port in front of the Unix socket `backend`, and waits for
+    /// its `ready` line. Retries on another port if the one it picked was taken meanwhile.
+    func startReverse(pki: PKI, backend: String, certificate: String = "manager") async throws -> ReverseSidecar {
+        for attempt in 1...3 {
+            let port = try Harness.freePort()
+            let process = try start(
+                "reverse", try Harness.sidecarBinary(),
+                [
+                    "reverse", "--listen", "127.0.0.1:\(port)", "--connect", "unix:" + backend,
+                    "--cert", pki.certificate(certificate), "--key", pki.key(certificate), "--ca", pki.ca,
+                    "--threads", "1",
+                ])
+            do {
+                try await process.waitForLine(containing: ["info ready"])
+                return ReverseSidecar(process: process, port: port)
+            } catch where attempt < 3 && process.stderr.contains("in use") {
+                continue
+            }
+        }
+        throw HarnessError("unreachable")
+    }
+
+    /// Starts `sidecar forward` on a Unix socket in the scenario's directory, connecting to
+    /// `127.0.0.1:port`, and waits for its `ready` line and its socket.
+    func startForward(
+        pki: PKI, port: UInt16, certificate: String = "node1", serverName: String? = nil
+    ) async throws -> ForwardSidecar {
+        let socketPath = path("forward-\(port).sock")
+        var arguments = [
+            "forward", "--listen", "unix:" + socketPath, "--connect", "127.0.0.1:\(port)",
+            "--cert", pki.certificate(certificate), "--key", pki.key(certificate), "--ca", pki.ca, "--threads", "1",
+        ]
+        if let serverName { arguments += ["--server-name", serverName] }
+        let process = try start("forward", try Harness.sidecarBinary(), arguments)
+        try await process.waitForLine(containing: ["info ready"])
+        try await Harness.waitUntil("\(socketPath) exists", details: process.transcript) {
+            Self.isSocket(socketPath)
+        }
+        return ForwardSidecar(process: process, socketPath: socketPath)
+    }
+
+    /// True when `path` exists and is a Unix socket.
+    static func isSocket(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFSOCK
+    }
+}

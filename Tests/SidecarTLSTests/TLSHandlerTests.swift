@@ -1,0 +1,274 @@
+import Foundation
+import NIOCore
+import NIOEmbedded
+import SidecarConfig
+import Testing
+
+@testable import SidecarTLS
+
+/// The TLS handler over two `EmbeddedChannel`s wired back to back: no sockets, every byte under the
+/// test's control.
+@Suite struct TLSHandlerTests {
+    let pki: TestPKI
+
+    init() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
+        pki = try TestPKI.make(in: directory)
+    }
+
+    @Test func handshakeCompletesInBothRolesAndReportsThePeers() throws {
+        let pair = try TLSPair(pki: pki)
+        try pair.interact()
+        #expect(pair.clientEvents.handshake?.peerCertificate?.dnsNames.contains("localhost") == true)
+        #expect(pair.serverEvents.handshake?.peerCertificate?.commonNames == ["client"])
+        #expect(pair.serverEvents.handshake?.protocolVersion == "TLSv1.3")
+        #expect(pair.clientEvents.errors.isEmpty && pair.serverEvents.errors.isEmpty)
+    }
+
+    @Test func bytesCrossBothWaysWhenRecordsArriveOneByteAtATime() throws {
+        let pair = try TLSPair(pki: pki)
+        pair.client.writeAndFlush(ByteBuffer(string: "\0AUTH EXTERNAL\r\nDATA\r\nBEGIN\r\n"), promise: nil)
+        try pair.interact(chunkSize: 1)
+        #expect(pair.serverEvents.received == "\0AUTH EXTERNAL\r\nDATA\r\nBEGIN\r\n")
+        pair.server.writeAndFlush(ByteBuffer(string: "OK 1234\r\n"), promise: nil)
+        try pair.interact(chunkSize: 1)
+        #expect(pair.clientEvents.received == "OK 1234\r\n")
+    }
+
+    @Test func writesBeforeTheHandshakeAreHeldNotLost() throws {
+        let pair = try TLSPair(pki: pki, start: false)
+        let written = WrittenFlag()
+        pair.client.writeAndFlush(ByteBuffer(string: "early bytes")).whenSuccess { written.value = true }
+        try pair.start()
+        try pair.interact()
+        #expect(written.value)
+        #expect(pair.serverEvents.received == "early bytes")
+    }
+
+    @Test func closeNotifyClosesOneDirectionOnly() throws {
+        let pair = try TLSPair(pki: pki)
+        try pair.interact()
+        // The client is done sending: close_notify goes out, and the server sees end of input.
+        pair.client.close(mode: .output, promise: nil)
+        try pair.interact()
+        #expect(pair.serverEvents.inputClosed)
+        #expect(!pair.clientEvents.inputClosed)
+        // TLS 1.3: the server can still answer after the client's close_notify.
+        pair.server.writeAndFlush(ByteBuffer(string: "late answer"), promise: nil)
+        try pair.interact()
+        #expect(pair.clientEvents.received == "late answer")
+        #expect(pair.serverEvents.errors.isEmpty && pair.clientEvents.errors.isEmpty)
+    }
+
+    @Test func tcpEndOfFileWithoutCloseNotifyIsAnUncleanShutdown() throws {
+        let pair = try TLSPair(pki: pki)
+        try pair.interact()
+        pair.server.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(pair.serverEvents.errors.first?.code == TLSError.uncleanShutdown)
+    }
+
+    @Test func clientFromAnotherCAIsRefusedWithTheReasonAndSubject() throws {
+        let pair = try TLSPair(pki: pki, clientCertificate: (pki.rogueClientCertificate, pki.rogueClientKey))
+        try pair.interact()
+        let error = try #require(pair.serverEvents.errors.first)
+        #expect(error.code == TLSError.certificateRejected)
+        #expect(error.reason.contains("unknown CA"))
+        #expect(error.certificate?.issuer.contains("rogue") == true || error.certificate?.issuer.contains("Rogue") == true)
+        #expect(pair.serverEvents.handshake == nil)
+    }
+
+    @Test func expiredClientIsRefusedAsExpired() throws {
+        let pair = try TLSPair(pki: pki, clientCertificate: (pki.expiredClientCertificate, pki.expiredClientKey))
+        try pair.interact()
+        let error = try #require(pair.serverEvents.errors.first)
+        #expect(error.reason.hasPrefix("certificate has expired"))
+        #expect(pair.serverEvents.handshake == nil)
+    }
+
+    @Test func clientWithoutCertificateIsRefused() throws {
+        let pair = try TLSPair(pki: pki, clientCertificate: nil)
+        try pair.interact()
+        let error = try #require(pair.serverEvents.errors.first)
+        #expect(error.reason == "no certificate presented")
+    }
+
+    @Test func serverWithAnotherNameIsRefusedByTheClient() throws {
+        let pair = try TLSPair(pki: pki, expectedServerName: "manager.example.com")
+        try pair.interact()
+        let error = try #require(pair.clientEvents.errors.first)
+        #expect(error.code == TLSError.certificateRejected)
+        #expect(error.reason.contains("name mismatch"))
+        #expect(error.reason.contains("manager.example.com"))
+        #expect(pair.clientEvents.handshake == nil)
+    }
+
+    @Test func serverFromAnotherCAIsRefusedByTheClient() throws {
+        let pair = try TLSPair(pki: pki, serverCertificate: (pki.rogueServerCertificate, pki.rogueServerKey))
+        try pair.interact()
+        let error = try #require(pair.clientEvents.errors.first)
+        #expect(error.reason.contains("unknown CA"))
+    }
+
+    @Test func aResumedSessionSkipsTheFullHandshake() throws {
+        let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
+        let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
+        for expectResumed in [false, true] {
+            let pair = try TLSPair(clientContext: clientContext, serverContext: serverContext, sessionKey: "peer")
+            try pair.interact()
+            // The ticket arrives after the handshake; one more exchange delivers it.
+            pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
+            try pair.interact()
+            #expect(pair.clientEvents.handshake?.sessionReused == expectResumed)
+        }
+    }
+
+    @Test func contextErrorsNameTheFile() throws {
+        var settings = pair(serverOf: pki)
+        settings.certificateFiles = ["/nonexistent/cert.pem"]
+        #expect(throws: TLSContextError.self) { try TLSContext(settings: settings, role: .server) }
+        do {
+            _ = try TLSContext(settings: settings, role: .server)
+        } catch let error as TLSContextError {
+            #expect(error.description.contains("/nonexistent/cert.pem"))
+        }
+        settings = pair(serverOf: pki)
+        settings.keyFile = pki.clientKey.path
+        do {
+            _ = try TLSContext(settings: settings, role: .server)
+            Issue.record("a mismatched key was accepted")
+        } catch let error as TLSContextError {
+            #expect(error.description.contains("does not match"))
+        }
+        settings = pair(serverOf: pki)
+        settings.ciphers = "NO-SUCH-CIPHER"
+        settings.maxVersion = .tls12
+        do {
+            _ = try TLSContext(settings: settings, role: .server)
+            Issue.record("an unusable cipher list was accepted")
+        } catch let error as TLSContextError {
+            #expect(error.description.contains("no usable cipher"))
+        }
+    }
+}
+
+func pair(serverOf pki: TestPKI) -> TLSSettings {
+    TLSSettings(
+        certificateFiles: [pki.serverCertificate.path], keyFile: pki.serverKey.path, caFile: pki.caCertificate.path,
+        verify: .required)
+}
+
+func pair(clientOf pki: TestPKI) -> TLSSettings {
+    TLSSettings(
+        certificateFiles: [pki.clientCertificate.path], keyFile: pki.clientKey.path, caFile: pki.caCertificate.path,
+        verify: .required)
+}
+
+/// Set from a future callback on the embedded loop, which runs on the test's own thread.
+final class WrittenFlag: @unchecked Sendable {
+    var value = false
+}
+
+/// What a handler above the TLS handler saw.
+final class Recorder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    var receivedBytes = ByteBuffer()
+    var handshake: TLSHandshakeCompleted?
+    var inputClosed = false
+    var errors: [TLSError] = []
+
+    var received: String { String(buffer: receivedBytes) }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        receivedBytes.writeBuffer(&buffer)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let completed = event as? TLSHandshakeCompleted { handshake = completed }
+        if let event = event as? ChannelEvent, case .inputClosed = event { inputClosed = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? TLSError { errors.append(error) }
+    }
+}
+
+/// A TLS client and server on two embedded channels, with a way to move bytes between them.
+final class TLSPair {
+    let client = EmbeddedChannel()
+    let server = EmbeddedChannel()
+    let clientEvents = Recorder()
+    let serverEvents = Recorder()
+
+    convenience init(
+        pki: TestPKI, clientCertificate: (URL, URL)?? = .none, serverCertificate: (URL, URL)? = nil,
+        expectedServerName: String = "localhost", start: Bool = true
+    ) throws {
+        var clientSettings = pair(clientOf: pki)
+        switch clientCertificate {
+        case .none: break
+        case .some(.none):
+            clientSettings.certificateFiles = []
+            clientSettings.keyFile = nil
+        case .some(.some(let (certificate, key))):
+            clientSettings.certificateFiles = [certificate.path]
+            clientSettings.keyFile = key.path
+        }
+        var serverSettings = pair(serverOf: pki)
+        if let (certificate, key) = serverCertificate {
+            serverSettings.certificateFiles = [certificate.path]
+            serverSettings.keyFile = key.path
+        }
+        try self.init(
+            clientContext: TLSContext(settings: clientSettings, role: .client),
+            serverContext: TLSContext(settings: serverSettings, role: .server),
+            expectedServerName: expectedServerName, start: start)
+    }
+
+    init(
+        clientContext: TLSContext, serverContext: TLSContext, expectedServerName: String = "localhost",
+        sessionKey: String? = nil, start: Bool = true
+    ) throws {
+        try client.pipeline.syncOperations.addHandler(
+            TLSHandler(
+                context: clientContext, serverName: expectedServerName, expectedPeerName: expectedServerName,
+                sessionKey: sessionKey))
+        try client.pipeline.syncOperations.addHandler(clientEvents)
+        try server.pipeline.syncOperations.addHandler(TLSHandler(context: serverContext))
+        try server.pipeline.syncOperations.addHandler(serverEvents)
+        if start { try self.start() }
+    }
+
+    func start() throws {
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: 1)
+        try server.connect(to: address).wait()
+        try client.connect(to: address).wait()
+    }
+
+    /// Moves every pending byte across until both sides are quiet, optionally cut into `chunkSize` pieces.
+    func interact(chunkSize: Int? = nil) throws {
+        for _ in 0..<1000 {
+            let movedOne = try move(from: client, to: server, chunkSize: chunkSize)
+            let movedTwo = try move(from: server, to: client, chunkSize: chunkSize)
+            if !movedOne && !movedTwo { return }
+        }
+        Issue.record("the TLS pair never went quiet")
+    }
+
+    private func move(from source: EmbeddedChannel, to destination: EmbeddedChannel, chunkSize: Int?) throws -> Bool {
+        var moved = false
+        while var buffer = try source.readOutbound(as: ByteBuffer.self) {
+            moved = true
+            guard destination.isActive else { continue }
+            if let chunkSize {
+                while buffer.readableBytes > 0, destination.isActive {
+                    let piece = buffer.readSlice(length: min(chunkSize, buffer.readableBytes))!
+                    try destination.writeInbound(piece)
+                }
+            } else {
+                try destination.writeInbound(buffer)
+            }
+        }
+        return moved
+    }
+}
