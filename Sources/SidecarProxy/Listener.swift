@@ -27,7 +27,7 @@ final class Listener: Sendable {
 
     /// Binds and starts accepting for `bind`, serving `frontend`.
     static func start(
-        bind: BindPlan, frontend: FrontendPlan, group: any EventLoopGroup, logger: Logger
+        bind: BindPlan, frontend: FrontendPlan, group: any EventLoopGroup, registry: ConnectionRegistry, logger: Logger
     ) async throws -> Listener {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -40,7 +40,8 @@ final class Listener: Sendable {
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try ProxyConnection.accept(channel, frontend: frontend, bind: bind, logger: logger)
+                    try ProxyConnection.accept(
+                        channel, frontend: frontend, bind: bind, registry: registry, logger: logger)
                 }
             }
         let location = bind.bind.location

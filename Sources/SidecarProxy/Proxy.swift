@@ -17,12 +17,15 @@ public final class Proxy: Sendable {
 
     /// Binds every listener of `plan` on `group` and starts accepting.
     /// - Throws: `ProxyError` naming the address that could not be bound.
-    public static func start(plan: ProxyPlan, group: any EventLoopGroup, logger: Logger) async throws -> Proxy {
+    public static func start(
+        plan: ProxyPlan, group: any EventLoopGroup, registry: ConnectionRegistry = ConnectionRegistry(), logger: Logger
+    ) async throws -> Proxy {
         var listeners: [Listener] = []
         do {
             for frontend in plan.frontends {
                 for bind in frontend.binds {
-                    let listener = try await Listener.start(bind: bind, frontend: frontend, group: group, logger: logger)
+                    let listener = try await Listener.start(
+                        bind: bind, frontend: frontend, group: group, registry: registry, logger: logger)
                     listeners.append(listener)
                     logger.info(
                         "listening",

@@ -52,8 +52,12 @@ final class ProxyConnection {
     private var logged = false
 
     /// Sets up the client channel's pipeline and starts the connection.
-    static func accept(_ channel: Channel, frontend: FrontendPlan, bind: BindPlan, logger: Logger) throws {
+    static func accept(
+        _ channel: Channel, frontend: FrontendPlan, bind: BindPlan, registry: ConnectionRegistry, logger: Logger
+    ) throws {
         let connection = ProxyConnection(channel: channel, frontend: frontend, bind: bind, logger: logger)
+        registry.register(channel)
+        channel.closeFuture.whenComplete { _ in registry.unregister(channel) }
         let relay = RelayHandler(connection: connection, side: .client)
         connection.clientRelay = relay
         let operations = channel.pipeline.syncOperations
@@ -78,11 +82,16 @@ final class ProxyConnection {
         if side == .client { bytesFromClient += bytes } else { bytesFromServer += bytes }
     }
 
-    func userEvent(_ event: Any, on side: Side) {
-        guard let completed = event as? TLSHandshakeCompleted else { return }
+    func userEvent(_ event: Any, on side: Side, from relay: RelayHandler) {
+        guard let completed = event as? TLSHandshakeCompleted, isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
             peerCertificate = completed.peerCertificate
+            if let refusal = frontend.admit(client: completed, on: bind, from: client.remoteAddress) {
+                refuse(TLSError.rejected(refusal, certificate: completed.peerCertificate))
+                client.close(promise: nil)
+                return
+            }
             logger.debug(
                 "TLS handshake with client done",
                 metadata: [
@@ -92,7 +101,19 @@ final class ProxyConnection {
                 ])
             state = .connecting(order: frontend.backend.balancer.order(), attempt: -1, channel: nil)
             connectNextServer()
-        case (.server, .connecting(_, _, let channel?)):
+        case (.server, .connecting(let order, let attempt, let channel?)):
+            if let refusal = frontend.backend.servers[order[attempt]].admit(server: completed) {
+                logger.warning(
+                    "server refused by identity rules",
+                    metadata: [
+                        "server": "\(serverName ?? "-")", "reason": "\(refusal)",
+                        "subject": "\(completed.peerCertificate?.subject ?? "-")",
+                    ])
+                state = .connecting(order: order, attempt: attempt, channel: nil)
+                channel.close(promise: nil)
+                connectNextServer()
+                return
+            }
             logger.debug(
                 "TLS handshake with server done",
                 metadata: [
@@ -107,7 +128,13 @@ final class ProxyConnection {
 
     func inputClosed(on side: Side) {}
 
-    func failed(_ side: Side, _ error: any Error) {
+    /// Events from a server channel given up for another (failover) no longer concern this connection.
+    private func isCurrent(_ relay: RelayHandler, _ side: Side) -> Bool {
+        side == .client || relay === serverRelay
+    }
+
+    func failed(_ side: Side, _ error: any Error, from relay: RelayHandler) {
+        guard isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
             refuse(error)
@@ -122,7 +149,8 @@ final class ProxyConnection {
         }
     }
 
-    func closed(_ side: Side) {
+    func closed(_ side: Side, from relay: RelayHandler) {
+        guard isCurrent(relay, side) else { return }
         switch side {
         case .client:
             clientOpen = false
@@ -173,6 +201,7 @@ final class ProxyConnection {
                 channel.eventLoop.makeCompletedFuture {
                     let connection = bound.value
                     let relay = RelayHandler(connection: connection, side: .server)
+                    connection.serverRelay = relay
                     if let tls = server.tls {
                         try channel.pipeline.syncOperations.addHandler(
                             TLSHandler(
@@ -181,7 +210,6 @@ final class ProxyConnection {
                                 handshakeTimeout: connection.bind.handshakeTimeout))
                     }
                     try channel.pipeline.syncOperations.addHandler(relay)
-                    connection.serverRelay = relay
                 }
             }
             .connect(to: server.address)

@@ -75,7 +75,7 @@ final class RelayHandler: ChannelDuplexHandler {
             closeIfDone()
             return
         }
-        connection.userEvent(event, on: side)
+        connection.userEvent(event, on: side, from: self)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -83,14 +83,14 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        connection.closed(side)
+        connection.closed(side, from: self)
         let partner = self.partner
         self.partner = nil
         partner?.partnerClosed()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        connection.failed(side, error)
+        connection.failed(side, error, from: self)
         context.close(promise: nil)
     }
 

@@ -25,6 +25,11 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
         self.openSSLErrors = openSSLErrors
     }
 
+    /// A refusal decided above OpenSSL (identity rules), worded for the log.
+    package static func rejected(_ reason: String, certificate: PeerCertificate?) -> TLSError {
+        TLSError(.certificateRejected, reason, certificate: certificate)
+    }
+
     /// The handshake failed for a reason other than the peer's certificate (protocol, cipher, alert).
     public static let handshakeFailed = Code(.handshakeFailed)
     /// The peer's certificate was missing, untrusted, expired, revoked or for another name.

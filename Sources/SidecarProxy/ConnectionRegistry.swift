@@ -1,0 +1,28 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Every client channel being served, across event loops and configuration generations: what a
+/// graceful stop waits for and what a hard stop closes.
+///
+/// Shared by all connections, so guarded by a lock; touched twice per connection (open and close).
+public final class ConnectionRegistry: Sendable {
+    private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+
+    public init() {}
+
+    func register(_ channel: Channel) {
+        channels.withLockedValue { $0[ObjectIdentifier(channel)] = channel }
+    }
+
+    func unregister(_ channel: Channel) {
+        channels.withLockedValue { $0[ObjectIdentifier(channel)] = nil }
+    }
+
+    /// How many client connections are open now.
+    public var count: Int { channels.withLockedValue { $0.count } }
+
+    /// Closes every open client connection (hard stop); their server sides follow.
+    public func closeAll() {
+        for channel in channels.withLockedValue({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+}
