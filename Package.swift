@@ -21,6 +21,14 @@ let package = Package(
         ),
         // Functions for the OpenSSL macros Swift cannot call, and variadic helpers.
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
+        // libsystemd (libsystemd-dev): socket activation and sd_notify. Only SidecarSystemd may import it.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // Inherited listening sockets and readiness notification.
+        .target(name: "SidecarSystemd", dependencies: ["CSystemd"]),
         // Pure Swift: lexer, parser and the validated, immutable configuration model.
         .target(name: "SidecarConfig"),
         // OpenSSL contexts, the NIO TLS handler, peer identity and certificate tooling.
@@ -47,7 +55,7 @@ let package = Package(
         .target(
             name: "SidecarRuntime",
             dependencies: [
-                "SidecarProxy", "SidecarConfig", "SidecarTLS",
+                "SidecarProxy", "SidecarConfig", "SidecarTLS", "SidecarSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -78,6 +86,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SidecarRuntimeTests",
+            dependencies: [
+                "SidecarRuntime", "SidecarProxy", "SidecarTLS", "SidecarConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

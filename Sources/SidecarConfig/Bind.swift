@@ -9,6 +9,9 @@ public struct Bind: Sendable, Hashable {
     public var maxconn: Int?
     /// `name`: a label for logs and stats.
     public var name: String?
+    /// `handshake-timeout` (an extension; HAProxy has no such keyword): how long a client may take to
+    /// finish the TLS handshake. nil means the built-in default, 10 s.
+    public var handshakeTimeout: Duration?
     public var location: SourceLocation
 
     public init(
@@ -17,6 +20,7 @@ public struct Bind: Sendable, Hashable {
         unixSocket: UnixSocketOptions = UnixSocketOptions(),
         maxconn: Int? = nil,
         name: String? = nil,
+        handshakeTimeout: Duration? = nil,
         location: SourceLocation
     ) {
         self.address = address
@@ -24,6 +28,7 @@ public struct Bind: Sendable, Hashable {
         self.unixSocket = unixSocket
         self.maxconn = maxconn
         self.name = name
+        self.handshakeTimeout = handshakeTimeout
         self.location = location
     }
 }

@@ -13,6 +13,10 @@ public struct Frontend: Sendable, Hashable {
     /// Where `defaultBackend` was set (the `default_backend` or `use_backend` line, possibly in `defaults`);
     /// nil when no backend was named.
     public var defaultBackendLocation: SourceLocation?
+    /// `tcp-request session` rules, in order: run after the TLS handshake, before any backend connection.
+    public var sessionRules: [AccessRule]
+    /// `tcp-request connection` rules without TLS fetches (`src`), in order; they run before `sessionRules`.
+    public var connectionRules: [AccessRule]
 
     public init(
         name: String,
@@ -22,7 +26,9 @@ public struct Frontend: Sendable, Hashable {
         maxconn: Int? = nil,
         tcplog: Bool = false,
         location: SourceLocation,
-        defaultBackendLocation: SourceLocation? = nil
+        defaultBackendLocation: SourceLocation? = nil,
+        sessionRules: [AccessRule] = [],
+        connectionRules: [AccessRule] = []
     ) {
         self.name = name
         self.binds = binds
@@ -32,5 +38,7 @@ public struct Frontend: Sendable, Hashable {
         self.tcplog = tcplog
         self.location = location
         self.defaultBackendLocation = defaultBackendLocation
+        self.sessionRules = sessionRules
+        self.connectionRules = connectionRules
     }
 }

@@ -15,6 +15,9 @@ public struct Global: Sendable, Hashable {
     public var statsSockets: [StatsSocket]
     /// `log` lines: where the connection log goes (stderr or the local syslog/journal socket only).
     public var logs: [LogTarget]
+    /// `cert-expiry-warning <days>` (sidecar extension): warn about a configured certificate expiring within
+    /// this many days; default 30.
+    public var certExpiryWarningDays: Int = 30
 
     public init(
         chroot: String? = nil,

@@ -3,8 +3,9 @@ extension Parser {
     static let bindOptions: [String: Bool] = [
         "ssl": false, "crt": true, "ca-file": true, "verify": true, "crl-file": true, "ssl-min-ver": true,
         "ssl-max-ver": true, "ciphers": true, "ciphersuites": true, "curves": true, "alpn": true,
-        "no-tls-tickets": false, "mode": true, "user": true, "group": true, "uid": true, "gid": true,
-        "maxconn": true, "name": true,
+        "no-tls-tickets": false, "allow-cn": true, "allow-dns": true, "allow-uri": true, "allow-ip": true,
+        "mode": true, "user": true, "group": true, "uid": true, "gid": true,
+        "maxconn": true, "name": true, "handshake-timeout": true,
     ]
 
     /// `bind ADDR[,ADDR...] [options]`: one `Bind` per address, all with the same options.
@@ -79,6 +80,13 @@ extension Parser {
             }
             bind.maxconn = maxconn
         case "name": bind.name = value
+        case "handshake-timeout":
+            guard let timeout = time([value], 0, for: "handshake-timeout", at: location) else { return false }
+            guard timeout > .zero else {
+                error("'handshake-timeout' must be greater than zero", at: location)
+                return false
+            }
+            bind.handshakeTimeout = timeout
         case "crt": bind.tls.certificateFiles.append(path(value, base: global.global.crtBase))
         case "verify":
             guard let verify = verifyValue(value, at: location) else { return false }
@@ -117,6 +125,11 @@ extension Parser {
             }
             tls.alpn = protocols
         case "no-tls-tickets": tls.sessionTickets = false
+        case "allow-cn", "allow-dns", "allow-uri", "allow-ip":
+            if let problem = tls.allowedPeers.add(option, list: value) {
+                error(problem, at: location)
+                return false
+            }
         default:
             preconditionFailure("option '\(option)' is in an option table but has no handler")
         }

@@ -34,7 +34,7 @@ extension Parser {
         "chroot", "unix-bind", "crt-base", "ca-base", "hard-stop-after", "maxconn", "ssl-default-bind-ciphers",
         "ssl-default-bind-ciphersuites", "ssl-default-bind-options", "ssl-default-bind-curves",
         "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
-        "ssl-default-server-curves", "ssl-server-verify", "log", "stats",
+        "ssl-default-server-curves", "ssl-server-verify", "log", "stats", "cert-expiry-warning",
     ]
 
     mutating func parseGlobal(_ statement: Lexer.Statement) {
@@ -97,6 +97,11 @@ extension Parser {
             default: error("'ssl-server-verify' expects 'required' or 'none'", at: location)
             }
             expectEnd(words, after: 2, for: keyword, at: location)
+        case "cert-expiry-warning":
+            if let days = integer(words, 1, for: keyword, in: 0...3650, at: location) {
+                global.global.certExpiryWarningDays = days
+                expectEnd(words, after: 2, for: keyword, at: location)
+            }
         case "log":
             parseLog(words, at: location)
         case "stats":

@@ -41,7 +41,9 @@ extension Parser {
             maxconn: proxy.maxconn,
             tcplog: proxy.tcplog,
             location: proxy.location,
-            defaultBackendLocation: backend?.location
+            defaultBackendLocation: backend?.location,
+            sessionRules: proxy.sessionRules,
+            connectionRules: proxy.connectionRules
         )
     }
 
@@ -106,6 +108,7 @@ extension Parser {
             unixSocket: unixSocket,
             maxconn: draft.maxconn,
             name: draft.name,
+            handshakeTimeout: draft.handshakeTimeout,
             location: draft.location
         )
     }

@@ -14,6 +14,8 @@ extension Parser {
         ("server", false, true, false),
         ("default-server", false, true, true),
         ("log", true, true, true),
+        ("acl", true, false, false),
+        ("tcp-request", true, false, false),
     ]
 
     static let timeoutNames = ["connect", "client", "server", "tunnel", "client-fin", "server-fin", "check"]
@@ -114,6 +116,10 @@ extension Parser {
             var options = draft.defaultServer
             parseServerOptions(words, from: 1, into: &options, at: location)
             draft.defaultServer = options
+        case "acl":
+            parseACL(words, into: &draft, at: location)
+        case "tcp-request":
+            parseTCPRequest(words, into: &draft, at: location)
         case "log":
             error(
                 "per-proxy 'log' targets are not supported; write 'log global' and set targets in 'global'",

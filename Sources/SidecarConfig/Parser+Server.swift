@@ -7,6 +7,7 @@ extension Parser {
         "ciphers": true, "ciphersuites": true, "curves": true, "alpn": true, "no-tls-tickets": false,
         "check": false, "no-check": false, "inter": true, "rise": true, "fall": true, "weight": true,
         "backup": false, "no-backup": false, "disabled": false, "enabled": false, "maxconn": true,
+        "allow-cn": true, "allow-dns": true, "allow-uri": true, "allow-ip": true,
     ]
 
     /// `server NAME ADDRESS [options]`.

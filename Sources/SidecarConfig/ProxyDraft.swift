@@ -22,6 +22,10 @@ package struct ProxyDraft: Sendable {
     package var defaultServer = ServerOptions()
     package var binds: [Bind] = []
     package var servers: [Server] = []
+    /// `acl` lines by name; several lines with one name are OR-ed, as in HAProxy.
+    package var acls: [String: [ACL]] = [:]
+    package var sessionRules: [AccessRule] = []
+    package var connectionRules: [AccessRule] = []
 
     /// HAProxy's built-in defaults, in effect before any `defaults` section.
     package static func builtIn(location: SourceLocation) -> ProxyDraft {
@@ -39,6 +43,7 @@ package struct ProxyDraft: Sendable {
         package var unixSocket = UnixSocketOptions()
         package var maxconn: Int?
         package var name: String?
+        package var handshakeTimeout: Duration?
         package var location: SourceLocation
     }
 

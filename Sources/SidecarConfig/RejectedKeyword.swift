@@ -27,8 +27,6 @@ package struct RejectedKeyword: Sendable, Hashable {
 
     /// Known keywords whose behaviour is not delivered (yet).
     package static let notSupported: [RejectedKeyword] = [
-        .init(keyword: "acl", reason: "ACLs are not supported yet"),
-        .init(keyword: "tcp-request", reason: "'tcp-request' rules are not supported yet"),
         .init(keyword: "tcp-response", reason: "'tcp-response' rules are not supported yet"),
         .init(
             keyword: "tcp-check",

@@ -42,6 +42,9 @@ public struct TLSSettings: Sendable, Hashable {
     public var verifyHost: String?
     /// `no-verifyhost`: check the chain only, even when `sni` is set.
     public var noVerifyHost: Bool
+    /// `allow-cn`, `allow-dns`, `allow-uri`, `allow-ip` (sidecar extensions): which verified peer certificates
+    /// may use the tunnel. Checked after the handshake, not by OpenSSL.
+    public var allowedPeers: PeerAllowList
 
     public init(
         certificateFiles: [String] = [],
@@ -58,7 +61,8 @@ public struct TLSSettings: Sendable, Hashable {
         sessionTickets: Bool = true,
         serverName: String? = nil,
         verifyHost: String? = nil,
-        noVerifyHost: Bool = false
+        noVerifyHost: Bool = false,
+        allowedPeers: PeerAllowList = PeerAllowList()
     ) {
         self.certificateFiles = certificateFiles
         self.keyFile = keyFile
@@ -75,6 +79,7 @@ public struct TLSSettings: Sendable, Hashable {
         self.serverName = serverName
         self.verifyHost = verifyHost
         self.noVerifyHost = noVerifyHost
+        self.allowedPeers = allowedPeers
     }
 
     /// The name a client checks the server certificate against, HAProxy's rule:

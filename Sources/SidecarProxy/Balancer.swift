@@ -1,51 +1,169 @@
 import NIOConcurrencyHelpers
+import SidecarConfig
 
-/// Picks the server for each new connection of one backend: smooth weighted round robin (HAProxy's
-/// `roundrobin`) over the servers that are up, skipping ones in maintenance or with weight 0.
+/// Picks the server for each new connection of one backend, as HAProxy's `balance` does, and counts the
+/// connections each server carries.
 ///
-/// Shared by every event loop, so its state sits behind a lock; the critical section is a few integer
-/// operations per connection.
+/// - `roundrobin` and `static-rr`: smooth weighted round robin (every usable server gains its weight, the
+///   richest is picked and pays the total), so weights 1/2/3 give exactly 1/2/3 of every 6 connections.
+///   Weights never change at run time here, so the two behave the same.
+/// - `leastconn`: the fewest active connections relative to weight; ties go round robin.
+/// - `first`: the lowest-index server with a free `maxconn` slot.
+///
+/// A server is usable when it is up (health checks), not in maintenance (`disabled`) and has a weight
+/// above 0. Backup servers are used only when no normal server is usable, and then only the first usable
+/// one (HAProxy without `option allbackups`). A server whose `maxconn` is reached is skipped for the next.
+///
+/// Shared by every event loop, so its state sits behind a lock; the critical section is a short loop over
+/// the servers per connection.
 public final class Balancer: Sendable {
     private struct Entry {
         let weight: Int
         let backup: Bool
-        var current = 0
+        let maintenance: Bool
+        /// 0 means unlimited.
+        let maxconn: Int
         var up = true
+        var active = 0
+        /// Smooth round-robin credit.
+        var current = 0
     }
 
-    private let state: NIOLockedValueBox<[Entry]>
-
-    /// - Parameter servers: `(weight, backup, disabled)` per server, in configuration order.
-    public init(servers: [(weight: Int, backup: Bool, disabled: Bool)]) {
-        state = NIOLockedValueBox(servers.map { Entry(weight: $0.weight, backup: $0.backup, up: !$0.disabled) })
+    private struct State {
+        var entries: [Entry]
+        /// Where the next `leastconn` tie-break scan starts.
+        var cursor = 0
     }
 
-    /// The servers to try for one connection, best first: the next by weighted round robin, then the
-    /// other eligible servers in round-robin order as fallbacks. Empty when nothing is eligible.
-    public func order() -> [Int] {
-        state.withLockedValue { entries in
-            var eligible = entries.indices.filter { entries[$0].up && !entries[$0].backup && entries[$0].weight > 0 }
-            if eligible.isEmpty {
-                // HAProxy uses the first backup server when every normal server is down.
-                eligible = entries.indices.filter { entries[$0].up && entries[$0].backup }.prefix(1).map { $0 }
-            }
-            guard !eligible.isEmpty else { return [] }
-            // Smooth weighted round robin (as nginx and HAProxy): every eligible server gains its weight,
-            // the richest is picked and pays the total.
-            let total = eligible.reduce(0) { $0 + max(entries[$1].weight, 1) }
-            var best = eligible[0]
-            for index in eligible {
-                entries[index].current += max(entries[index].weight, 1)
-                if entries[index].current > entries[best].current { best = index }
-            }
-            entries[best].current -= total
-            let rest = eligible.filter { $0 != best }.sorted { entries[$0].current > entries[$1].current }
-            return [best] + rest
+    /// A server taken for one connection: `index` into the backend's servers. Hand it back with `release`.
+    public struct Pick: Sendable, Equatable {
+        public let index: Int
+    }
+
+    private let algorithm: Backend.Balance
+    private let state: NIOLockedValueBox<State>
+
+    /// - Parameters:
+    ///   - algorithm: the backend's `balance`.
+    ///   - servers: the backend's servers, in configuration order.
+    public init(algorithm: Backend.Balance = .roundrobin, servers: [Server]) {
+        self.algorithm = algorithm
+        state = NIOLockedValueBox(
+            State(
+                entries: servers.map {
+                    Entry(weight: $0.weight, backup: $0.backup, maintenance: $0.disabled, maxconn: $0.maxconn ?? 0)
+                }))
+    }
+
+    /// Chooses a server for a new connection and counts the connection on it.
+    ///
+    /// - Parameter excluding: servers already tried for this connection (failover); they are chosen again
+    ///   only when no other usable server has room.
+    /// - Returns: nil when no server is usable or every usable one is full (`<NOSRV>`).
+    public func acquire(excluding: [Int] = []) -> Pick? {
+        state.withLockedValue { state in
+            var chosen = Self.choose(algorithm, in: &state, excluding: excluding)
+            if chosen == nil, !excluding.isEmpty { chosen = Self.choose(algorithm, in: &state, excluding: []) }
+            guard let index = chosen else { return nil }
+            state.entries[index].active += 1
+            return Pick(index: index)
         }
     }
 
-    /// Marks server `index` up or down (health checks, failed connects).
-    public func setUp(_ index: Int, _ up: Bool) {
-        state.withLockedValue { $0[index].up = up }
+    /// Ends the connection counted by `acquire` (closed, or its connect failed).
+    public func release(_ pick: Pick) {
+        state.withLockedValue { $0.entries[pick.index].active -= 1 }
+    }
+
+    /// Marks server `index` up or down (health checks).
+    /// - Returns: the usable normal and backup servers afterwards, for the state-change log line.
+    @discardableResult
+    public func setUp(_ index: Int, _ up: Bool) -> (active: Int, backup: Int) {
+        state.withLockedValue { state in
+            state.entries[index].up = up
+            return Self.census(state.entries)
+        }
+    }
+
+    /// Usable normal and backup servers now.
+    public var available: (active: Int, backup: Int) {
+        state.withLockedValue { Self.census($0.entries) }
+    }
+
+    /// Whether server `index` is up (health) and not in maintenance.
+    public func isUp(_ index: Int) -> Bool {
+        state.withLockedValue { !$0.entries[index].maintenance && $0.entries[index].up }
+    }
+
+    /// Connections on server `index` and on the whole backend now (`%sc`, `%bc`).
+    public func connections(on index: Int?) -> (server: Int, backend: Int) {
+        state.withLockedValue { state in
+            let backend = state.entries.reduce(0) { $0 + $1.active }
+            return (index.map { state.entries[$0].active } ?? 0, backend)
+        }
+    }
+
+    private static func census(_ entries: [Entry]) -> (active: Int, backup: Int) {
+        var active = 0
+        var backup = 0
+        for entry in entries where entry.up && !entry.maintenance {
+            if entry.backup { backup += 1 } else { active += 1 }
+        }
+        return (active, backup)
+    }
+
+    private static func usable(_ entry: Entry) -> Bool {
+        entry.up && !entry.maintenance && entry.weight > 0
+    }
+
+    private static func hasRoom(_ entry: Entry) -> Bool {
+        entry.maxconn == 0 || entry.active < entry.maxconn
+    }
+
+    private static func choose(_ algorithm: Backend.Balance, in state: inout State, excluding: [Int]) -> Int? {
+        let entries = state.entries
+        let normalUsable = entries.contains { usable($0) && !$0.backup }
+        // Candidates: the usable normal servers, or else the first usable backup.
+        var candidates: [Int] = []
+        if normalUsable {
+            for index in entries.indices where usable(entries[index]) && !entries[index].backup {
+                candidates.append(index)
+            }
+        } else if let backup = entries.indices.first(where: { usable(entries[$0]) && entries[$0].backup }) {
+            candidates.append(backup)
+        }
+        candidates.removeAll { !hasRoom(entries[$0]) || excluding.contains($0) }
+        guard !candidates.isEmpty else { return nil }
+        switch algorithm {
+        case .roundrobin, .staticRR:
+            let total = candidates.reduce(0) { $0 + state.entries[$1].weight }
+            var best = candidates[0]
+            for index in candidates {
+                state.entries[index].current += state.entries[index].weight
+                if state.entries[index].current > state.entries[best].current { best = index }
+            }
+            state.entries[best].current -= total
+            return best
+        case .leastconn:
+            // (active + 1) / weight compared by cross-multiplication; the scan starts after the last pick so
+            // that ties rotate.
+            let count = entries.count
+            var best: Int?
+            for step in 0..<count {
+                let index = (state.cursor + step) % count
+                guard candidates.contains(index) else { continue }
+                if let current = best {
+                    let lhs = (entries[index].active + 1) * entries[current].weight
+                    let rhs = (entries[current].active + 1) * entries[index].weight
+                    if lhs < rhs { best = index }
+                } else {
+                    best = index
+                }
+            }
+            if let best { state.cursor = (best + 1) % count }
+            return best
+        case .first:
+            return candidates.min()
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SidecarConfig
@@ -13,25 +14,57 @@ import Glibc
 /// then renamed over `<path>` in one step, so clients never see a socket with the wrong permissions and a
 /// stale socket file is replaced atomically. An existing path that is not a socket, or a socket someone
 /// still listens on, is an error rather than something to delete.
+///
+/// A reload keeps the listener (and its socket: no connection is refused meanwhile) when the `bind`
+/// address is unchanged, and points it at the new plan: each accepted connection reads the plan current at
+/// accept time and keeps it for its whole life.
 final class Listener: Sendable {
-    let bind: BindPlan
-    let channel: Channel
-    /// The Unix socket path this listener created (and removes at shutdown); nil for TCP.
-    let createdPath: String?
+    /// The plan new connections on this listener are served with; swapped on reload.
+    struct Generation: Sendable {
+        var frontend: FrontendPlan
+        var bind: BindPlan
+    }
 
-    private init(bind: BindPlan, channel: Channel, createdPath: String?) {
-        self.bind = bind
+    let address: ListenAddress
+    let channel: Channel
+    /// The Unix socket path this listener created (and removes at shutdown); nil for TCP and for a socket
+    /// systemd passed in, which sidecar never unlinks.
+    let createdPath: String?
+    private let current: NIOLockedValueBox<Generation>
+
+    var bind: BindPlan { current.withLockedValue { $0.bind } }
+
+    private init(address: ListenAddress, channel: Channel, createdPath: String?, current: NIOLockedValueBox<Generation>) {
+        self.address = address
         self.channel = channel
         self.createdPath = createdPath
+        self.current = current
+    }
+
+    /// Serves new connections with `frontend`/`bind` from now on (reload).
+    func update(frontend: FrontendPlan, bind: BindPlan) throws {
+        if let createdPath {
+            try Self.setOwnerAndMode(createdPath, bind.bind.unixSocket, shownAs: createdPath, at: bind.bind.location)
+        }
+        current.withLockedValue { $0 = Generation(frontend: frontend, bind: bind) }
     }
 
     /// Binds and starts accepting for `bind`, serving `frontend`.
+    /// - Parameter descriptor: an inherited listening socket (systemd, `fd@N`) to adopt instead of binding.
     static func start(
-        bind: BindPlan, frontend: FrontendPlan, group: any EventLoopGroup, registry: ConnectionRegistry, logger: Logger
+        bind: BindPlan, frontend: FrontendPlan, group: any EventLoopGroup, registry: ConnectionRegistry,
+        descriptor: Int32? = nil, logger: Logger
     ) async throws -> Listener {
+        let current = NIOLockedValueBox(Generation(frontend: frontend, bind: bind))
+        let address = bind.bind.address
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptLimitHandler(gates: bind.gates))
+                }
+            }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // Small first buffer for idle D-Bus connections, growing to 1 MiB for bulk transfers
@@ -39,17 +72,27 @@ final class Listener: Sendable {
             .childChannelOption(
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 1 << 20))
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let generation = current.withLockedValue { $0 }
+                return channel.eventLoop.makeCompletedFuture {
                     try ProxyConnection.accept(
-                        channel, frontend: frontend, bind: bind, registry: registry, logger: logger)
+                        channel, frontend: generation.frontend, bind: generation.bind, registry: registry,
+                        logger: logger)
                 }
             }
         let location = bind.bind.location
+        if let descriptor {
+            do {
+                let channel = try await bootstrap.withBoundSocket(descriptor).get()
+                return Listener(address: address, channel: channel, createdPath: nil, current: current)
+            } catch {
+                throw ProxyError("cannot listen on inherited socket fd \(descriptor) for \(address): \(Self.describe(error))", at: location)
+            }
+        }
         switch bind.bind.address {
         case .tcp(let host, let port):
             do {
                 let channel = try await bootstrap.bind(host: host.isEmpty ? "0.0.0.0" : host, port: port).get()
-                return Listener(bind: bind, channel: channel, createdPath: nil)
+                return Listener(address: address, channel: channel, createdPath: nil, current: current)
             } catch {
                 throw ProxyError("cannot listen on \(bind.bind.address): \(Self.describe(error))", at: location)
             }
@@ -73,9 +116,9 @@ final class Listener: Sendable {
                 try? await channel.close()
                 throw error
             }
-            return Listener(bind: bind, channel: channel, createdPath: path)
+            return Listener(address: address, channel: channel, createdPath: path, current: current)
         case .inheritedFD, .systemd:
-            throw ProxyError("\(bind.bind.address): socket activation is not supported yet", at: location)
+            throw ProxyError("\(bind.bind.address): no such socket was passed to sidecar", at: location)
         }
     }
 

@@ -4,13 +4,25 @@ import NIOPosix
 import SidecarConfig
 import SidecarTLS
 
-/// One proxied connection from accept to the last close: connects the backend, links the relay, counts
-/// bytes and writes the connection's log line.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One proxied connection from accept to the last close: picks and connects a server (with failover),
+/// links the relay, enforces the idle timeouts, counts bytes and writes the connection's log line.
 ///
 /// Order of events, both modes: a TLS listener first completes the handshake (peer verified by OpenSSL);
 /// only then is a server chosen and connected (so a refused client never reaches the backend); a TLS server
 /// is linked only after its handshake succeeded (so client bytes never leave before the server is
-/// authenticated). A failed connect or server handshake moves on to the next server, up to `retries`.
+/// authenticated). A failed connect or server handshake moves on to another server (`option redispatch`
+/// semantics: the balancer avoids the servers already tried), up to `retries` more attempts; with nothing
+/// left the client is closed at once and the log says `<NOSRV>` (no server was usable) or names the last
+/// server tried, with termination state `SC`.
+///
+/// Timeouts once relaying, as HAProxy in TCP mode: `timeout tunnel` if set, else the smaller of
+/// `timeout client` and `timeout server`; after one direction ended, `client-fin`/`server-fin` replace them.
+/// Any byte either way counts as activity. One timer per connection, re-armed only when it fires, so the
+/// relay path only stores a timestamp.
 ///
 /// Lives on the client channel's event loop; the backend channel is created on the same loop, so every
 /// method runs there. Not `Sendable`.
@@ -26,8 +38,8 @@ final class ProxyConnection {
     private enum State {
         /// A TLS listener is handshaking with the client.
         case clientHandshake
-        /// Connecting to `servers[attempt]` of the backend (TCP, then TLS if the server has `ssl`).
-        case connecting(order: [Int], attempt: Int, channel: Channel?)
+        /// Connecting `server` (TCP, then TLS if the server has `ssl`); `channel` once TCP is up.
+        case connecting(server: ServerPlan, channel: Channel?)
         case relaying(server: Channel)
         case closed
     }
@@ -42,14 +54,27 @@ final class ProxyConnection {
     private weak var serverRelay: RelayHandler?
     private var state: State
     private let started = NIODeadline.now()
+    private let acceptedAt = ConnectionLog.now()
     private var bytesFromClient = 0
     private var bytesFromServer = 0
     private var peerCertificate: PeerCertificate?
+    /// The server slot held in the balancer, given back when the connection ends or the attempt fails.
+    private var pick: Balancer.Pick?
     private var serverName: String?
-    private var ending: String?
+    private var tried: [Int] = []
+    private var redispatched = false
+    private var lastAttemptTimedOut = false
+    private var connectStarted: NIODeadline?
+    private var connectMilliseconds: Int64 = -1
+    private var termination: TerminationState?
     private var clientOpen = true
     private var serverOpen = false
+    private var clientInputEnded = false
+    private var serverInputEnded = false
     private var logged = false
+    private var idle: (timeout: TimeAmount, cause: Character)?
+    private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
 
     /// Sets up the client channel's pipeline and starts the connection.
     static func accept(
@@ -73,13 +98,14 @@ final class ProxyConnection {
         self.frontend = frontend
         self.bind = bind
         self.logger = logger
-        self.state = bind.tls == nil ? .connecting(order: frontend.backend.balancer.order(), attempt: -1, channel: nil) : .clientHandshake
+        self.state = .clientHandshake
     }
 
     // MARK: events from the relay handlers
 
     func count(_ bytes: Int, from side: Side) {
         if side == .client { bytesFromClient += bytes } else { bytesFromServer += bytes }
+        if idle != nil { lastActivity = .now() }
     }
 
     func userEvent(_ event: Any, on side: Side, from relay: RelayHandler) {
@@ -99,18 +125,16 @@ final class ProxyConnection {
                     "protocol": "\(completed.protocolVersion)", "cipher": "\(completed.cipher)",
                     "resumed": "\(completed.sessionReused)",
                 ])
-            state = .connecting(order: frontend.backend.balancer.order(), attempt: -1, channel: nil)
             connectNextServer()
-        case (.server, .connecting(let order, let attempt, let channel?)):
-            if let refusal = frontend.backend.servers[order[attempt]].admit(server: completed) {
+        case (.server, .connecting(let server, let channel?)):
+            if let refusal = server.admit(server: completed) {
                 logger.warning(
                     "server refused by identity rules",
                     metadata: [
                         "server": "\(serverName ?? "-")", "reason": "\(refusal)",
                         "subject": "\(completed.peerCertificate?.subject ?? "-")",
                     ])
-                state = .connecting(order: order, attempt: attempt, channel: nil)
-                channel.close(promise: nil)
+                abandonServer(channel)
                 connectNextServer()
                 return
             }
@@ -126,7 +150,10 @@ final class ProxyConnection {
         }
     }
 
-    func inputClosed(on side: Side) {}
+    func inputClosed(on side: Side) {
+        if side == .client { clientInputEnded = true } else { serverInputEnded = true }
+        if case .relaying = state { updateIdleTimeout() }
+    }
 
     /// Events from a server channel given up for another (failover) no longer concern this connection.
     private func isCurrent(_ relay: RelayHandler, _ side: Side) -> Bool {
@@ -138,14 +165,17 @@ final class ProxyConnection {
         switch (side, state) {
         case (.client, .clientHandshake):
             refuse(error)
-        case (.server, .connecting(let order, let attempt, _)):
+        case (.server, .connecting(let server, let channel)):
             logger.warning(
                 "server refused the tunnel",
-                metadata: ["server": "\(serverName ?? "-")", "reason": "\(error)", "frontend": "\(frontend.frontend.name)"])
-            state = .connecting(order: order, attempt: attempt, channel: nil)
+                metadata: [
+                    "server": "\(server.server.name)", "reason": "\(error)", "frontend": "\(frontend.frontend.name)",
+                ])
+            lastAttemptTimedOut = (error as? TLSError)?.code == TLSError.handshakeTimeout
+            if let channel { abandonServer(channel) } else { releasePick() }
             connectNextServer()
         default:
-            if ending == nil { ending = "\(side) error: \(Self.describe(error))" }
+            end(side == .client ? "C" : "S")
         }
     }
 
@@ -154,22 +184,30 @@ final class ProxyConnection {
         switch side {
         case .client:
             clientOpen = false
-            if ending == nil { ending = "client closed" }
             switch state {
-            case .connecting(_, _, let channel?):
-                channel.close(promise: nil)
+            case .clientHandshake:
+                state = .closed
+            case .connecting(_, let channel):
+                end("C")
+                channel?.close(promise: nil)
+                state = .closed
             case .relaying(let server):
                 server.close(promise: nil)
-            default:
+            case .closed:
                 break
             }
-            if case .relaying = state {} else { state = .closed }
         case .server:
             serverOpen = false
-            if case .relaying = state, ending == nil { ending = "server closed" }
+            if case .connecting(_, let channel?) = state, clientOpen {
+                // Closed during its TLS handshake without an error event: the next server, all the same.
+                abandonServer(channel)
+                connectNextServer()
+                return
+            }
         }
         if !clientOpen && !serverOpen {
             state = .closed
+            idleTimer?.cancel()
             logEnd()
         }
     }
@@ -177,20 +215,33 @@ final class ProxyConnection {
     // MARK: connecting the backend
 
     private func connectNextServer() {
-        guard case .connecting(let order, let attempt, _) = state, clientOpen else { return }
+        guard clientOpen else { return }
         let backend = frontend.backend
-        let next = attempt + 1
-        guard next < order.count, next <= backend.backend.retries else {
-            ending = order.isEmpty ? "no server available (<NOSRV>)" : "every server failed (<NOSRV>)"
-            logger.warning(
-                "no server for connection", metadata: ["frontend": "\(frontend.frontend.name)", "backend": "\(backend.backend.name)", "peer": "\(peerAddress)"])
+        guard tried.count <= backend.backend.retries, let pick = backend.balancer.acquire(excluding: tried) else {
+            if tried.isEmpty {
+                logger.warning(
+                    "no server available",
+                    metadata: [
+                        "frontend": "\(frontend.frontend.name)", "backend": "\(backend.backend.name)",
+                        "peer": "\(peerAddress)",
+                    ])
+            }
+            end(lastAttemptTimedOut ? "s" : "S", phase: "C")
             state = .closed
+            // Logged now: this can run inside the child channel's initializer, before the channel is active,
+            // and then no close event follows.
+            clientOpen = false
+            logEnd()
             client.close(promise: nil)
             return
         }
-        let server = backend.servers[order[next]]
+        let server = backend.servers[pick.index]
+        if let previous = tried.last, previous != pick.index { redispatched = true }
+        tried.append(pick.index)
+        self.pick = pick
         serverName = server.server.name
-        state = .connecting(order: order, attempt: next, channel: nil)
+        state = .connecting(server: server, channel: nil)
+        if connectStarted == nil { connectStarted = .now() }
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
         let timeout = backend.backend.timeouts.connect.map(TimeAmount.init) ?? .seconds(10)
         ClientBootstrap(group: client.eventLoop)
@@ -214,42 +265,139 @@ final class ProxyConnection {
             }
             .connect(to: server.address)
             .whenComplete { result in
-                bound.value.connected(result, attempt: next, server: server)
+                bound.value.connected(result, server: server)
             }
     }
 
-    private func connected(_ result: Result<Channel, any Error>, attempt: Int, server: ServerPlan) {
+    private func connected(_ result: Result<Channel, any Error>, server: ServerPlan) {
+        guard case .connecting(let current, nil) = state, current.index == server.index, clientOpen else {
+            // The client left (or the attempt was given up) meanwhile.
+            if case .success(let channel) = result { channel.close(promise: nil) }
+            return
+        }
         switch result {
         case .success(let channel):
             serverOpen = true
-            guard case .connecting(let order, attempt, nil) = state, clientOpen else {
-                channel.close(promise: nil)
-                return
-            }
-            state = .connecting(order: order, attempt: attempt, channel: channel)
+            state = .connecting(server: server, channel: channel)
             // A TLS server is linked once its handshake succeeds (userEvent); a plain one now.
             if server.tls == nil { linkRelay(to: channel) }
         case .failure(let error):
             logger.warning(
                 "cannot connect to server",
                 metadata: ["server": "\(server.server.name)", "address": "\(server.server.address)", "reason": "\(error)"])
+            if let error = error as? ChannelError, case .connectTimeout = error {
+                lastAttemptTimedOut = true
+            } else {
+                lastAttemptTimedOut = false
+            }
+            releasePick()
             connectNextServer()
         }
     }
 
+    /// Gives up a server channel for another server: its later events are ignored.
+    private func abandonServer(_ channel: Channel) {
+        serverRelay = nil
+        serverOpen = false
+        releasePick()
+        channel.close(promise: nil)
+    }
+
+    private func releasePick() {
+        if let pick { frontend.backend.balancer.release(pick) }
+        pick = nil
+    }
+
     private func linkRelay(to channel: Channel) {
         guard let clientRelay, let serverRelay else { return }
+        if let connectStarted { connectMilliseconds = (NIODeadline.now() - connectStarted).nanoseconds / 1_000_000 }
         state = .relaying(server: channel)
         RelayHandler.link(clientRelay, serverRelay)
+        updateIdleTimeout()
         logger.debug(
             "connection relaying",
             metadata: ["frontend": "\(frontend.frontend.name)", "server": "\(serverName ?? "-")", "peer": "\(peerAddress)"])
     }
 
+    // MARK: timeouts
+
+    /// Chooses the idle timeout for the relay's current phase and (re)arms the timer.
+    private func updateIdleTimeout() {
+        let front = frontend.frontend.timeouts
+        let back = frontend.backend.backend.timeouts
+        var choices: [(Duration, Character)] = []
+        if clientInputEnded, let fin = front.clientFin ?? back.clientFin { choices.append((fin, "c")) }
+        if serverInputEnded, let fin = back.serverFin ?? front.serverFin { choices.append((fin, "s")) }
+        if choices.isEmpty {
+            if let tunnel = back.tunnel ?? front.tunnel {
+                choices.append((tunnel, "c"))
+            } else {
+                if let timeout = front.client { choices.append((timeout, "c")) }
+                if let timeout = back.server { choices.append((timeout, "s")) }
+            }
+        }
+        guard let shortest = choices.min(by: { $0.0 < $1.0 }) else {
+            idle = nil
+            idleTimer?.cancel()
+            idleTimer = nil
+            return
+        }
+        idle = (TimeAmount(shortest.0), shortest.1)
+        lastActivity = .now()
+        armIdleTimer()
+    }
+
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        guard let idle else { return }
+        let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
+        idleTimer = client.eventLoop.scheduleTask(deadline: lastActivity + idle.timeout) {
+            bound.value.idleTimerFired()
+        }
+    }
+
+    private func idleTimerFired() {
+        idleTimer = nil
+        guard let idle, case .relaying(let server) = state else { return }
+        guard NIODeadline.now() >= lastActivity + idle.timeout else {
+            armIdleTimer()
+            return
+        }
+        end(idle.cause)
+        logger.debug(
+            "connection idle timeout",
+            metadata: ["frontend": "\(frontend.frontend.name)", "timeout_ms": "\(idle.timeout.nanoseconds / 1_000_000)"])
+        server.close(promise: nil)
+        client.close(promise: nil)
+    }
+
     // MARK: refusing and logging
+
+    /// Records why the connection ends; the first reason wins.
+    private func end(_ cause: Character, phase: Character? = nil) {
+        guard termination == nil else { return }
+        termination = TerminationState(cause: cause, phase: phase ?? currentPhase)
+    }
+
+    private var currentPhase: Character {
+        switch state {
+        case .clientHandshake: return "R"
+        case .connecting: return "C"
+        case .relaying: return clientInputEnded || serverInputEnded ? "L" : "D"
+        case .closed: return "-"
+        }
+    }
 
     private func refuse(_ error: any Error) {
         state = .closed
+        logged = true
+        releasePick()
+        if frontend.frontend.tcplog {
+            logger.warning(
+                "\(ConnectionLog.handshakeFailure(client: logClient, accepted: acceptedAt, frontend: frontend.frontend.name, bindName: bindName, error: error))"
+            )
+            return
+        }
         var metadata: Logger.Metadata = [
             "frontend": "\(frontend.frontend.name)", "peer": "\(peerAddress)",
             "reason": "\((error as? TLSError)?.reason ?? "\(error)")",
@@ -259,8 +407,6 @@ final class ProxyConnection {
             metadata["issuer"] = "\(certificate.issuer)"
             metadata["serial"] = "\(certificate.serialHex)"
         }
-        ending = "refused: \((error as? TLSError)?.reason ?? "\(error)")"
-        logged = true
         logger.warning("connection refused", metadata: metadata)
     }
 
@@ -268,20 +414,25 @@ final class ProxyConnection {
         guard !logged else { return }
         logged = true
         let milliseconds = (NIODeadline.now() - started).nanoseconds / 1_000_000
-        logger.info(
-            "connection closed",
-            metadata: [
-                "frontend": "\(frontend.frontend.name)",
-                "server": "\(frontend.backend.backend.name)/\(serverName ?? "<NOSRV>")",
-                "peer": "\(peerAddress)",
-                "subject": "\(peerCertificate?.subject ?? "-")",
-                "bytes_in": "\(bytesFromClient)",
-                "bytes_out": "\(bytesFromServer)",
-                "duration_ms": "\(milliseconds)",
-                "end": "\(ending ?? "closed")",
-            ])
+        let connections = frontend.backend.balancer.connections(on: pick?.index)
+        let log = ConnectionLog(
+            client: frontend.frontend.tcplog ? logClient : peerAddress, accepted: acceptedAt,
+            frontend: frontend.frontend.name, bindName: bindName, tls: bind.tls != nil,
+            backend: frontend.backend.backend.name, server: serverName, queueMilliseconds: tried.isEmpty ? -1 : 0,
+            connectMilliseconds: connectMilliseconds, totalMilliseconds: milliseconds,
+            bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, termination: termination ?? .normal,
+            processConnections: bind.gates.global.count, frontendConnections: bind.gates.frontend.count,
+            backendConnections: connections.backend, serverConnections: connections.server,
+            retries: max(tried.count - 1, 0), redispatched: redispatched, peerSubject: peerCertificate?.subject)
+        releasePick()
+        if frontend.frontend.tcplog {
+            logger.info("\(log.tcplog)")
+        } else {
+            logger.info("connection closed", metadata: log.readableMetadata)
+        }
     }
 
+    /// The readable line's peer: `address:port`, or `unix:<frontend>`.
     private var peerAddress: String {
         guard let address = client.remoteAddress else { return "unix:\(frontend.frontend.name)" }
         switch address {
@@ -290,9 +441,17 @@ final class ProxyConnection {
         }
     }
 
-    private static func describe(_ error: any Error) -> String {
-        (error as? TLSError)?.description ?? "\(error)"
+    /// HAProxy's `%ci:%cp`: a Unix client is `unix:<listener id>`, the bind's position in its frontend from 1.
+    private var logClient: String {
+        if let address = client.remoteAddress, address.protocol != .unix {
+            return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        }
+        let position = frontend.binds.firstIndex { $0.bind == bind.bind } ?? 0
+        return "unix:\(position + 1)"
     }
+
+    /// The error format's bind name: `name`, else the address.
+    private var bindName: String { bind.bind.name ?? "\(bind.bind.address)" }
 }
 
 extension TimeAmount {

@@ -18,14 +18,18 @@ public struct ProxyPlan: Sendable {
         for backend in configuration.backends {
             backends[backend.name] = try BackendPlan(backend: backend)
         }
+        let global = ConnectionGate(maxconn: configuration.global.maxconn)
         frontends = try configuration.frontends.map { frontend in
             guard let name = frontend.defaultBackend, let backend = backends[name] else {
                 throw ProxyError("frontend '\(frontend.name)' has no backend", at: frontend.location)
             }
+            let frontendGate = ConnectionGate(maxconn: frontend.maxconn)
             let binds = try frontend.binds.map { bind in
                 BindPlan(
                     bind: bind, tls: try bind.tls.map { try TLSContext.make($0, role: .server, for: bind.location) },
-                    handshakeTimeout: handshakeTimeout)
+                    handshakeTimeout: bind.handshakeTimeout.map(TimeAmount.init) ?? handshakeTimeout,
+                    gates: ConnectionGates(
+                        bind: ConnectionGate(maxconn: bind.maxconn), frontend: frontendGate, global: global))
             }
             return FrontendPlan(frontend: frontend, binds: binds, backend: backend)
         }
@@ -44,49 +48,8 @@ public struct BindPlan: Sendable {
     public let bind: Bind
     public let tls: TLSContext?
     public let handshakeTimeout: TimeAmount
-}
-
-/// A backend ready to serve: its servers with resolved addresses and client-role TLS contexts.
-public struct BackendPlan: Sendable {
-    public let backend: Backend
-    public let servers: [ServerPlan]
-    public let balancer: Balancer
-
-    init(backend: Backend) throws {
-        self.backend = backend
-        servers = try backend.servers.map { try ServerPlan(server: $0) }
-        balancer = Balancer(servers: backend.servers.map { ($0.weight, $0.backup, $0.disabled) })
-    }
-}
-
-/// A `server` line with its address resolved once (no resolver on the per-connection path) and its
-/// client-role TLS context.
-public struct ServerPlan: Sendable {
-    public let server: Server
-    public let address: SocketAddress
-    public let tls: TLSContext?
-
-    init(server: Server) throws {
-        self.server = server
-        switch server.address {
-        case .tcp(let host, let port):
-            do {
-                address = try SocketAddress.makeAddressResolvingHost(host, port: port)
-            } catch {
-                throw ProxyError("cannot resolve server '\(server.name)' address '\(host)': \(error)", at: server.location)
-            }
-        case .unix(let path):
-            do {
-                address = try SocketAddress(unixDomainSocketPath: path)
-            } catch {
-                throw ProxyError("server '\(server.name)' path '\(path)' is not a usable Unix socket path", at: server.location)
-            }
-        }
-        tls = try server.tls.map { try TLSContext.make($0, role: .client, for: server.location) }
-    }
-
-    /// The key under which TLS sessions with this server are cached.
-    var sessionKey: String { server.address.description }
+    /// The `maxconn` counters this bind's connections count against.
+    public var gates = ConnectionGates()
 }
 
 extension TLSContext {

@@ -34,6 +34,12 @@ final class RelayHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
+    /// Closes a channel whose both directions are finished; its output was closed only after its writes
+    /// drained, so nothing is pending here.
+    private func closeIfDone() {
+        if inputClosed && outputClosed { context?.close(promise: nil) }
+    }
+
     /// Pairs two handlers and releases whatever each held.
     static func link(_ first: RelayHandler, _ second: RelayHandler) {
         first.partner = second
@@ -86,7 +92,7 @@ final class RelayHandler: ChannelDuplexHandler {
         connection.closed(side, from: self)
         let partner = self.partner
         self.partner = nil
-        partner?.partnerClosed()
+        partner?.partnerClosed(cleanly: inputClosed && outputClosed)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -125,20 +131,21 @@ final class RelayHandler: ChannelDuplexHandler {
     private func partnerCloseOutput() {
         guard !outputClosed, let context else { return }
         outputClosed = true
-        context.flush()
-        context.close(mode: .output, promise: nil)
-        closeIfDone()
+        // An empty write completes after everything queued before it. Only then is the output closed: NIO
+        // turns an output close on a channel whose input already ended into a full close, which would
+        // discard writes still pending.
+        let drained = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: drained)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        drained.futureResult.whenComplete { _ in bound.value.close(mode: .output, promise: nil) }
     }
 
-    private func partnerClosed() {
-        // The other side is gone: nothing more can be relayed either way.
-        if let context {
-            context.flush()
-            context.close(promise: nil)
-        }
+    /// The partner channel closed. After an orderly end (both its directions finished) this side is already
+    /// draining and closing its output in order, so it is left to finish; after an error or a reset nothing
+    /// more can be relayed and this side closes now.
+    private func partnerClosed(cleanly: Bool) {
+        guard !cleanly, let context else { return }
+        context.close(promise: nil)
     }
 
-    private func closeIfDone() {
-        if inputClosed && outputClosed { context?.close(promise: nil) }
-    }
 }

@@ -8,7 +8,14 @@ public enum CheckRunner {
         var result = ConfigCheck(paths: paths, mode: mode)
         guard loadFiles, let configuration = result.configuration else { return result }
         do {
-            _ = try ProxyPlan(configuration: configuration)
+            let findings = try ProxyPlan(configuration: configuration).certificateFindings()
+            if !findings.isEmpty {
+                let verdict = result.lines.removeLast()
+                result.lines += findings.map(\.description)
+                let expired = findings.contains { $0.severity == .error }
+                result.lines.append(expired ? "configuration invalid: a configured certificate has expired" : verdict)
+                if expired { result.isValid = false }
+            }
         } catch {
             let verdict = result.lines.removeLast()
             result.lines.append("\(error)".contains(": error: ") ? "\(error)" : Self.asDiagnostic(error))

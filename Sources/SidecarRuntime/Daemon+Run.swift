@@ -12,8 +12,7 @@ public func runDaemon(
     logger: Logger, threads: Int = System.coreCount, mode: ProxyMode, source: ConfigurationSource
 ) async {
     do {
-        let configuration = try source.load(for: mode)
-        try await Daemon(configuration: configuration, threads: threads, logger: logger).run()
+        try await Daemon(source: source, mode: mode, threads: threads, logger: logger).run()
     } catch let error as ConfigError {
         for diagnostic in error.diagnostics {
             if diagnostic.severity == .error { logger.error("\(diagnostic)") } else { logger.warning("\(diagnostic)") }

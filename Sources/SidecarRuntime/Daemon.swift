@@ -1,86 +1,161 @@
 import Dispatch
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SidecarConfig
 import SidecarProxy
+import SidecarSystemd
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The process life cycle: serve a configuration until SIGTERM or SIGINT, then stop accepting, close what
-/// is left and return. (Draining for up to `hard-stop-after` belongs to the systemd issue.)
+/// The process life cycle (DESIGN.md §6): start, reload on SIGHUP, drain on SIGTERM/SIGINT, with
+/// `sd_notify` at each step.
+///
+/// - Start: load and check the configuration, build every TLS context, adopt systemd's sockets, bind the
+///   rest, then `READY=1`.
+/// - SIGHUP: `RELOADING=1`, re-read every `-f` path and rebuild every context; on success swap (listeners
+///   that stay keep their sockets; established connections keep their old plan); on failure keep serving
+///   the old configuration and say why (log, `STATUS=reload failed: ...`). Then `READY=1`.
+/// - SIGTERM/SIGINT: `STOPPING=1`, stop accepting, let connections finish for up to `hard-stop-after`, close
+///   the rest, return.
+///
+/// Signals are handled one at a time in arrival order, so a SIGHUP during a reload waits for it to end, and
+/// one during the drain is ignored.
 public final class Daemon: Sendable {
-    private let configuration: Configuration
+    private let source: ConfigurationSource
+    private let mode: ProxyMode
     private let threads: Int
     private let logger: Logger
+    private let notifier: Notifier
 
-    /// - Parameters:
-    ///   - threads: event loop threads; each connection stays on one.
-    public init(configuration: Configuration, threads: Int, logger: Logger) {
-        self.configuration = configuration
+    public init(
+        source: ConfigurationSource, mode: ProxyMode, threads: Int, logger: Logger, notifier: Notifier = Notifier()
+    ) {
+        self.source = source
+        self.mode = mode
         self.threads = threads
         self.logger = logger
+        self.notifier = notifier
     }
 
-    /// Builds the plan, binds every listener, serves until a stop signal.
-    /// - Throws: the first problem that keeps it from starting (certificate, address), already worded for
-    ///   the operator.
+    /// Serves until a stop signal; returns after the drain.
+    /// - Throws: whatever keeps it from starting (configuration, certificate, address), worded for the operator.
     public func run() async throws {
+        let signals = SignalStream.start([SIGHUP, SIGTERM, SIGINT])
+        let inherited = InheritedSocket.takeAll()
+        var configuration = try source.load(for: mode)
         for warning in configuration.warnings { logger.warning("\(warning)") }
         let plan = try ProxyPlan(configuration: configuration)
+        let descriptors = try SocketActivation.assign(inherited, to: configuration)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let proxy: Proxy
+        var proxy: Proxy
         do {
-            proxy = try await Proxy.start(plan: plan, group: group, logger: logger)
+            proxy = try await Proxy.start(plan: plan, group: group, descriptors: descriptors, logger: logger)
         } catch {
             try? await group.shutdownGracefully()
             throw error
         }
+        let watchdog = startWatchdog()
+        defer { watchdog?.cancel() }
+        notifier.ready(status: summary(proxy, "serving"))
         logger.info("ready", metadata: ["frontends": "\(plan.frontends.count)", "threads": "\(threads)"])
-        let signal = await Self.waitForStopSignal()
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        await proxy.stopListening()
-        try? await group.shutdownGracefully()
-    }
 
-    /// Waits for SIGTERM or SIGINT (both taken away from their default action first).
-    private static func waitForStopSignal() async -> String {
-        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
-            let queue = DispatchQueue(label: "sidecar.signals")
-            let resumed = NIOLockedBool()
-            var sources: [DispatchSourceSignal] = []
-            for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-                Glibc.signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler {
-                    if resumed.setOnce() { continuation.resume(returning: name) }
+        for await signal in signals {
+            if signal == SIGHUP {
+                notifier.reloading()
+                logger.info("reloading")
+                do {
+                    let next = try source.load(for: mode)
+                    for warning in next.warnings { logger.warning("\(warning)") }
+                    let nextPlan = try ProxyPlan(configuration: next)
+                    let nextDescriptors = try SocketActivation.assign(inherited, to: next)
+                    proxy = try await proxy.reload(to: nextPlan, descriptors: nextDescriptors, logger: logger)
+                    configuration = next
+                    logger.info("reloaded", metadata: ["frontends": "\(nextPlan.frontends.count)"])
+                    notifier.ready(status: summary(proxy, "reloaded"))
+                } catch {
+                    for line in Self.lines(of: error) { logger.error("reload failed: \(line)") }
+                    logger.error("reload failed; still serving the previous configuration")
+                    notifier.ready(status: "reload failed: \(Self.lines(of: error).first ?? "\(error)"); serving the previous configuration")
                 }
-                source.resume()
-                sources.append(source)
+                continue
             }
-            // The sources live as long as the process: a second signal during shutdown is absorbed.
-            SignalSources.keep(sources)
+            let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
+            notifier.stopping()
+            logger.info("stopping", metadata: ["signal": "\(name)", "connections": "\(proxy.registry.count)"])
+            await proxy.stopListening()
+            await drain(proxy.registry, limit: configuration.global.hardStopAfter)
+            break
         }
+        SignalStream.stop()
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    /// Waits for connections to finish, up to `limit`, then closes what is left.
+    private func drain(_ registry: ConnectionRegistry, limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while registry.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = registry.count
+        if left > 0 {
+            logger.warning("hard-stop-after reached; closing connections", metadata: ["connections": "\(left)"])
+            registry.closeAll()
+            let closeDeadline = ContinuousClock.now + .seconds(2)
+            while registry.count > 0, ContinuousClock.now < closeDeadline {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+    }
+
+    private func startWatchdog() -> Task<Void, Never>? {
+        guard let interval = notifier.watchdogInterval else { return nil }
+        let notifier = self.notifier
+        return Task {
+            while !Task.isCancelled {
+                notifier.watchdog()
+                try? await Task.sleep(for: interval / 2)
+            }
+        }
+    }
+
+    private func summary(_ proxy: Proxy, _ verb: String) -> String {
+        "\(verb): \(proxy.plan.frontends.count) frontend(s), \(proxy.registry.count) connection(s)"
+    }
+
+    static func lines(of error: any Error) -> [String] {
+        if let error = error as? ConfigError { return error.errors.map(\.description) }
+        return ["\(error)"]
     }
 }
 
-import NIOConcurrencyHelpers
+/// Delivers the given signals, in order, as an async sequence; their default actions are disabled while it
+/// runs. Process-wide by nature, so a single instance.
+enum SignalStream {
+    /// Touched only by `start` and `stop`, which the daemon calls from its one task.
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
-/// A flag set once, from any thread.
-private final class NIOLockedBool: Sendable {
-    private let value = NIOLockedValueBox(false)
-    func setOnce() -> Bool {
-        value.withLockedValue { set in
-            if set { return false }
-            set = true
-            return true
+    static func start(_ numbers: [Int32]) -> AsyncStream<Int32> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
+        let queue = DispatchQueue(label: "sidecar.signals")
+        var sources: [DispatchSourceSignal] = []
+        for number in numbers {
+            Glibc.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            sources.append(source)
         }
+        Self.sources = sources
+        return stream
     }
-}
 
-private enum SignalSources {
-    nonisolated(unsafe) static var kept: [DispatchSourceSignal] = []
-    static func keep(_ sources: [DispatchSourceSignal]) { kept.append(contentsOf: sources) }
+    /// Stops delivering; signals stay ignored, so a late one during exit does nothing.
+    static func stop() {
+        for source in sources { source.cancel() }
+    }
 }

@@ -58,8 +58,12 @@ public struct TunnelFlags: Sendable {
         case .reverse:
             if listenMode != nil { throw UsageError("--listen-mode applies to a Unix socket; reverse listens on TCP") }
             if serverName != nil { throw UsageError("--server-name applies to forward, which checks the server's name") }
-            let (host, port) = try Self.hostPort(listen, flag: "--listen", hostOptional: true)
-            listenAddress = .tcp(host: host, port: port)
+            if listen.hasPrefix("systemd:") {
+                listenAddress = .systemd(name: String(listen.dropFirst(8)))
+            } else {
+                let (host, port) = try Self.hostPort(listen, flag: "--listen", hostOptional: true)
+                listenAddress = .tcp(host: host, port: port)
+            }
             for (index, target) in connect.enumerated() {
                 guard target.hasPrefix("unix:") || target.hasPrefix("/") else {
                     throw UsageError("--connect '\(target)': reverse connects to a Unix socket, e.g. unix:/run/app.sock")

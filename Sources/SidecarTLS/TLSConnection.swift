@@ -197,6 +197,29 @@ final class TLSConnection {
             return TLSError(.uncleanShutdown, "peer closed TCP without a TLS close_notify", openSSLErrors: errors)
         }
         let reason = reasons.first ?? "TLS failure"
+        if reasons.contains(where: { $0 == "unsupported protocol" || $0 == "no protocols available" }) {
+            // Our ssl-min-ver/ssl-max-ver and the peer's versions do not overlap. A server sees the client's
+            // highest version in the ClientHello; `openssl s_client -tls1_2` offers 0x0303 and nothing newer.
+            let minimum = context.settings.minVersion ?? .tls12
+            let range = "ssl-min-ver \(minimum.rawValue)" + (context.settings.maxVersion.map { ", ssl-max-ver \($0.rawValue)" } ?? "")
+            let offered = context.role == .server ? SSL_client_version(ssl) : SSL_version(ssl)
+            let names: [Int32: String] = [
+                SSL3_VERSION: "SSL 3.0", TLS1_VERSION: "TLS 1.0", TLS1_1_VERSION: "TLS 1.1", TLS1_2_VERSION: "TLS 1.2",
+                TLS1_3_VERSION: "TLS 1.3",
+            ]
+            let peer = context.role == .server ? "client" : "server"
+            guard let name = names[offered], offered > 0 else {
+                return TLSError(.handshakeFailed, "no TLS version in common with the \(peer) (\(range))", openSSLErrors: errors)
+            }
+            let side = offered < minimum.openSSLValue ? "below \(range)" : "outside \(range)"
+            return TLSError(.handshakeFailed, "\(name) (offered by the \(peer)) \(side)", openSSLErrors: errors)
+        }
+        if reason == "tlsv1 alert protocol version" {
+            let minimum = context.settings.minVersion ?? .tls12
+            return TLSError(
+                .handshakeFailed, "the peer refused our TLS versions (ssl-min-ver \(minimum.rawValue)): it needs another version",
+                openSSLErrors: errors)
+        }
         if reason == "peer did not return a certificate" {
             return TLSError(.certificateRejected, "no certificate presented", openSSLErrors: errors)
         }
@@ -211,7 +234,7 @@ final class TLSConnection {
     private static func verifyReason(_ code: Int32, certificate: PeerCertificate?, ssl: OpaquePointer) -> String {
         switch code {
         case X509_V_ERR_CERT_HAS_EXPIRED:
-            return "certificate has expired" + (certificate?.notAfterText.map { " (notAfter \($0))" } ?? "")
+            return "certificate has expired" + (certificate?.notAfterText.map { " on \($0)" } ?? "")
         case X509_V_ERR_CERT_NOT_YET_VALID:
             return "certificate is not yet valid"
         case X509_V_ERR_CERT_REVOKED:

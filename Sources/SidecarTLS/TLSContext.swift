@@ -121,18 +121,23 @@ public final class TLSContext: @unchecked Sendable {
             keyFile = explicit
         } else if Self.fileContainsPrivateKey(certificateFile) {
             keyFile = certificateFile
-        } else if access(certificateFile + ".key", F_OK) == 0 {
-            keyFile = certificateFile + ".key"
+        } else if let sibling = Self.keySibling(of: certificateFile) {
+            keyFile = sibling
         } else {
             throw TLSContextError(
                 "certificate \(certificateFile)",
-                "holds no private key and there is no \(certificateFile).key beside it (or give the key file)")
+                "holds no private key, and neither \(certificateFile).key nor a .key file of the same name is beside it")
         }
         try Self.requireReadable(keyFile, what: "private key")
         guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
+            let errors = OpenSSLErrorQueue.drain()
+            if errors.contains(where: { $0.hasSuffix("key values mismatch") }) {
+                throw TLSContextError(
+                    "private key \(keyFile)", "does not match the certificate \(certificateFile)",
+                    openSSLErrors: errors)
+            }
             throw TLSContextError(
-                "private key \(keyFile)", "not a readable unencrypted PEM private key",
-                openSSLErrors: OpenSSLErrorQueue.drain())
+                "private key \(keyFile)", "not a readable unencrypted PEM private key", openSSLErrors: errors)
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             _ = OpenSSLErrorQueue.drain()
@@ -170,6 +175,16 @@ public final class TLSContext: @unchecked Sendable {
                 "holds \(names.count) certificates (\(names.joined(separator: ", "))); sidecar takes one")
         }
         return path.hasSuffix("/") ? path + only : path + "/" + only
+    }
+
+    /// HAProxy's rule, `<crt>.key`, then (extension) the same name with `.key` for `.pem`/`.crt`, which is how
+    /// `sidecar certs leaf` names its files.
+    private static func keySibling(of certificateFile: String) -> String? {
+        var candidates = [certificateFile + ".key"]
+        for suffix in [".pem", ".crt"] where certificateFile.hasSuffix(suffix) {
+            candidates.append(String(certificateFile.dropLast(suffix.count)) + ".key")
+        }
+        return candidates.first { access($0, F_OK) == 0 }
     }
 
     private static func fileContainsPrivateKey(_ path: String) -> Bool {
@@ -348,10 +363,12 @@ private let tlsVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 =
     guard let rawSSL = X509_STORE_CTX_get_ex_data(storeContext, SSL_get_ex_data_X509_STORE_CTX_idx()),
         let connection = TLSConnection.from(ssl: OpaquePointer(rawSSL))
     else { return preverifyOK }
+    // The peer's own certificate (the leaf) is what the operator needs to identify who was refused,
+    // even when the failure was found higher up the chain.
     connection.recordVerifyFailure(
         code: X509_STORE_CTX_get_error(storeContext),
         depth: X509_STORE_CTX_get_error_depth(storeContext),
-        certificate: X509_STORE_CTX_get_current_cert(storeContext))
+        certificate: X509_STORE_CTX_get0_cert(storeContext) ?? X509_STORE_CTX_get_current_cert(storeContext))
     return preverifyOK
 }
 

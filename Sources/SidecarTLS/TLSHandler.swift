@@ -182,6 +182,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             handshakeTimer = nil
             state = .active
             writeOutbound(context: context)
+            context.flush()
             let completed = TLSHandshakeCompleted(
                 peerCertificate: connection.peerCertificate(), protocolVersion: connection.protocolVersion,
                 cipher: connection.cipher, sessionReused: connection.sessionReused, alpn: connection.negotiatedALPN)
@@ -233,8 +234,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             producedPlaintext = true
             context.fireChannelRead(wrapInboundOut(plaintext))
         }
-        // Post-handshake messages (tickets, key updates) may need an answer.
-        writeOutbound(context: context)
+        // Post-handshake messages (key updates) may need an answer.
+        if connection.hasOutbound {
+            writeOutbound(context: context)
+            context.flush()
+        }
     }
 
     private func peerSentCloseNotify(context: ChannelHandlerContext) {
@@ -310,21 +314,29 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }
         case .active:
-            connection?.shutdown()
-            writeOutbound(context: context)
-            context.flush()
             state = .outputClosed
-            context.close(mode: .output, promise: promise)
+            sendCloseNotify(context: context) { context in context.close(mode: .output, promise: promise) }
         case .inputClosed:
             // Both directions are now done: close_notify out, then close the socket.
-            connection?.shutdown()
-            writeOutbound(context: context)
-            context.flush()
             state = .closed
-            context.close(mode: .all, promise: promise)
+            sendCloseNotify(context: context) { context in context.close(mode: .all, promise: promise) }
         case .outputClosed, .closed:
             promise?.succeed()
         }
+    }
+
+    /// Queues close_notify behind every pending record and runs `then` once all of it is written: closing
+    /// the socket earlier would throw away records still waiting in the channel (NIO fails pending writes on
+    /// a full close).
+    private func sendCloseNotify(context: ChannelHandlerContext, then: @escaping (ChannelHandlerContext) -> Void) {
+        connection?.shutdown()
+        let written = context.eventLoop.makePromise(of: Void.self)
+        if let unflushed = unflushedPromise { written.futureResult.cascade(to: unflushed) }
+        unflushedPromise = written
+        writeOutbound(context: context, always: true)
+        context.flush()
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { _ in then(bound.value) }
     }
 
     private func encrypt(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
@@ -345,8 +357,17 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Writes the ciphertext OpenSSL produced (without flushing), carrying the plaintext writes' promises.
-    private func writeOutbound(context: ChannelHandlerContext) {
-        guard let connection, connection.hasOutbound, let records = connection.takeOutbound() else { return }
+    /// With `always`, writes even when there are no records, so pending promises complete in order.
+    private func writeOutbound(context: ChannelHandlerContext, always: Bool = false) {
+        guard let connection else { return }
+        let records: ByteBuffer
+        if connection.hasOutbound, let taken = connection.takeOutbound() {
+            records = taken
+        } else if always || unflushedPromise != nil {
+            records = context.channel.allocator.buffer(capacity: 0)
+        } else {
+            return
+        }
         let promise = unflushedPromise
         unflushedPromise = nil
         context.write(wrapOutboundOut(records), promise: promise)

@@ -26,14 +26,20 @@ import Testing
             let address = "unix:path=" + socketPath
             switch self {
             case .busctl:
-                return ["--address=" + address, "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus", "GetId"]
+                return [
+                    "--address=" + address, "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus", "GetId",
+                ]
             case .dbusSend:
-                return ["--bus=" + address, "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.GetId"]
+                return [
+                    "--bus=" + address, "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.GetId",
+                ]
             case .gdbus:
-                return ["call", "--address", address, "--dest", "org.freedesktop.DBus", "--object-path",
-                    "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.GetId"]
+                return [
+                    "call", "--address", address, "--dest", "org.freedesktop.DBus", "--object-path",
+                    "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.GetId",
+                ]
             }
         }
     }
@@ -49,10 +55,17 @@ import Testing
             let forward = try await scenario.startForward(pki: pki, port: reverse.port, serverName: "localhost")
 
             let direct = try await scenario.run(
-                "direct", dbusSend, Client.dbusSend.getIdArguments(socketPath: busSocket))
+                "direct",
+                dbusSend,
+                Client.dbusSend.getIdArguments(socketPath: busSocket)
+            )
             let expected = try #require(Self.busId(in: direct.stdout), "\(direct.transcript)")
 
-            let tunnelled = try await scenario.run(client.rawValue, tool, client.getIdArguments(socketPath: forward.socketPath))
+            let tunnelled = try await scenario.run(
+                client.rawValue,
+                tool,
+                client.getIdArguments(socketPath: forward.socketPath)
+            )
             #expect(tunnelled.exitStatus == 0, "\(scenario.transcripts)")
             #expect(Self.busId(in: tunnelled.stdout) == expected, "\(scenario.transcripts)")
 
@@ -77,8 +90,13 @@ extension Scenario {
         let config = path("bus.conf")
         try Self.dbusConfig(listeningOn: socketPath).write(toFile: config, atomically: true, encoding: .utf8)
         let process = try start(
-            "dbus-daemon", daemon, ["--config-file=" + config, "--nofork", "--nopidfile", "--nosyslog",
-                "--print-address=1"])
+            "dbus-daemon",
+            daemon,
+            [
+                "--config-file=" + config, "--nofork", "--nopidfile", "--nosyslog",
+                "--print-address=1",
+            ]
+        )
         try await process.waitForOutput("unix:path=")
         try await Harness.waitUntil("\(socketPath) exists", details: process.transcript) {
             Self.isSocket(socketPath)

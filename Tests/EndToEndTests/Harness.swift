@@ -30,7 +30,8 @@ enum Harness {
             return candidate
         }
         throw HarnessError(
-            "no built sidecar binary at \(candidates.map(\.path)); run 'swift build' (scripts/test.sh does)")
+            "no built sidecar binary at \(candidates.map(\.path)); run 'swift build' (scripts/test.sh does)"
+        )
     }
 
     /// The path of a tool on `PATH` (plus the sbin directories, where haproxy lives), or a failure that says
@@ -43,13 +44,16 @@ enum Harness {
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
         throw HarnessError(
-            "'\(name)' is not installed: run 'apt-get install \(package)' (scripts/test.sh installs it)")
+            "'\(name)' is not installed: run 'apt-get install \(package)' (scripts/test.sh installs it)"
+        )
     }
 
     /// Polls `condition` until it holds or `timeout` passes. This is the only way tests wait: on a condition,
     /// never on a fixed sleep. `condition` may throw to give up early (a process died).
     static func waitUntil(
-        _ what: String, timeout: Duration = timeout, details: @autoclosure () -> String = "",
+        _ what: String,
+        timeout: Duration = timeout,
+        details: @autoclosure () -> String = "",
         _ condition: () throws -> Bool
     ) async throws {
         let clock = ContinuousClock()
@@ -89,7 +93,7 @@ final class TCPListener {
 
     /// Binds and listens on `127.0.0.1:port` (0: any free port).
     init(port: UInt16) throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw HarnessError("socket(): \(String(cString: strerror(errno)))") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

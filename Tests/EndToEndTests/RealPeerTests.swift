@@ -13,11 +13,14 @@ import Testing
 
             // -quiet implies -ign_eof; -no_ign_eof after it makes EOF on stdin send close_notify and exit.
             let client = try scenario.start(
-                "s_client", openssl,
+                "s_client",
+                openssl,
                 [
                     "s_client", "-connect", "127.0.0.1:\(reverse.port)", "-cert", pki.certificate("node1"),
                     "-key", pki.key("node1"), "-CAfile", pki.ca, "-verify_return_error", "-quiet", "-no_ign_eof",
-                ], withStdin: true)
+                ],
+                withStdin: true
+            )
             let message = "hello through the reverse sidecar\n"
             try client.write(message)
             try await client.waitForOutput(message)
@@ -59,8 +62,11 @@ import Testing
             let reverse = try await scenario.startReverse(pki: pki, backend: backend.path)
 
             let client = try scenario.start(
-                "s_client", openssl,
-                ["s_client", "-connect", "127.0.0.1:\(reverse.port)", "-CAfile", pki.ca, "-quiet"], withStdin: true)
+                "s_client",
+                openssl,
+                ["s_client", "-connect", "127.0.0.1:\(reverse.port)", "-CAfile", pki.ca, "-quiet"],
+                withStdin: true
+            )
             let refused = try await reverse.process.waitForLine(containing: ["connection refused"])
             #expect(refused.contains("reason=\"no certificate presented\""), "\(refused)")
             #expect(refused.contains("peer=127.0.0.1:"), "\(refused)")
@@ -78,11 +84,14 @@ import Testing
             let reverse = try await scenario.startReverse(pki: pki, backend: backend.path)
 
             let client = try scenario.start(
-                "s_client", openssl,
+                "s_client",
+                openssl,
                 [
                     "s_client", "-connect", "127.0.0.1:\(reverse.port)", "-cert", other.certificate("intruder"),
                     "-key", other.key("intruder"), "-CAfile", pki.ca, "-quiet",
-                ], withStdin: true)
+                ],
+                withStdin: true
+            )
             let refused = try await reverse.process.waitForLine(containing: ["connection refused"])
             #expect(refused.contains("subject=\"/CN=intruder\""), "\(refused)")
             #expect(refused.contains("unknown CA"), "\(refused)")
@@ -94,21 +103,26 @@ import Testing
     /// Starts `openssl s_server` that requires a client certificate from `pki`'s CA, serves one connection
     /// in `-rev` mode, and prints the peer certificate; waits for its `ACCEPT` line.
     private func startOpenSSLServer(
-        _ scenario: Scenario, openssl: URL, pki: PKI
+        _ scenario: Scenario,
+        openssl: URL,
+        pki: PKI
     ) async throws -> (ChildProcess, UInt16) {
         for attempt in 1...3 {
             let port = try Harness.freePort()
             let server = try scenario.start(
-                "s_server", openssl,
+                "s_server",
+                openssl,
                 [
                     "s_server", "-accept", "127.0.0.1:\(port)", "-naccept", "1", "-Verify", "1",
                     "-verify_return_error", "-CAfile", pki.ca, "-cert", pki.certificate("manager"),
                     "-key", pki.key("manager"), "-rev",
-                ], withStdin: true)
+                ],
+                withStdin: true
+            )
             do {
                 try await server.waitForOutput("ACCEPT")
                 return (server, port)
-            } catch where attempt < 3 && !server.isRunning {
+            } catch  where attempt < 3 && !server.isRunning {
                 continue  // most likely the port was taken in between
             }
         }

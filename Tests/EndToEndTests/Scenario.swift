@@ -3,7 +3,8 @@ import Foundation
 /// Runs `body` in a fresh scenario and always cleans up: every process it started is killed by PID and its
 /// temporary directory removed, whether the test passed, failed an expectation or threw.
 func withScenario<Result>(
-    _ name: String = #function, _ body: (Scenario) async throws -> Result
+    _ name: String = #function,
+    _ body: (Scenario) async throws -> Result
 ) async throws -> Result {
     let scenario = try Scenario(name: name)
     defer { scenario.tearDown() }
@@ -18,13 +19,20 @@ final class Scenario {
     private var children: [ChildProcess] = []
     private var echoServers: [UnixEchoServer] = []
 
+    /// Where scenarios live; `sidecar-e2e-*` directories under it belong to this harness.
+    static let parent = "/tmp"
+
     init(name: String) throws {
+        Self.reapAbandoned()
         // sun_path holds 108 bytes: keep the directory short and under /tmp, not in a long $TMPDIR.
-        var template = Array("/tmp/sidecar-e2e-XXXXXX".utf8CString)
+        var template = Array("\(Self.parent)/sidecar-e2e-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw HarnessError("mkdtemp: \(String(cString: strerror(errno)))")
         }
         directory = URL(fileURLWithPath: String(cString: made))
+        // For a post-mortem of a kept directory (SIDECAR_E2E_KEEP=1): which test it belonged to.
+        try? (name + "\n").write(to: directory.appendingPathComponent("test-name"), atomically: false, encoding: .utf8)
+        try "\(getpid())\n".write(to: directory.appendingPathComponent("owner"), atomically: true, encoding: .utf8)
     }
 
     /// A path inside the scenario's directory.
@@ -32,17 +40,29 @@ final class Scenario {
 
     /// Starts a process that the scenario will stop at the end.
     func start(
-        _ name: String, _ executable: URL, _ arguments: [String], withStdin: Bool = false
+        _ name: String,
+        _ executable: URL,
+        _ arguments: [String],
+        withStdin: Bool = false
     ) throws -> ChildProcess {
         let child = try ChildProcess(
-            name: name, executable: executable, arguments: arguments, directory: directory, withStdin: withStdin)
+            name: name,
+            executable: executable,
+            arguments: arguments,
+            directory: directory,
+            withStdin: withStdin
+        )
         children.append(child)
+        Self.record(child, in: directory)
         return child
     }
 
     /// Runs a command to completion (bounded by `timeout`) and returns it, exited, for its status and output.
     func run(
-        _ name: String, _ executable: URL, _ arguments: [String], timeout: Duration = Harness.timeout
+        _ name: String,
+        _ executable: URL,
+        _ arguments: [String],
+        timeout: Duration = Harness.timeout
     ) async throws -> ChildProcess {
         let child = try start(name, executable, arguments)
         try await child.waitForExit(timeout: timeout)
@@ -70,10 +90,67 @@ final class Scenario {
         for child in children.reversed() { child.stop() }
         for server in echoServers { server.stop() }
         if ProcessInfo.processInfo.environment["SIDECAR_E2E_KEEP"] == "1" {
+            _ = FileManager.default.createFile(atPath: path("kept"), contents: nil)
             print("kept \(directory.path)")
         } else {
             try? FileManager.default.removeItem(at: directory)
         }
+    }
+}
+
+// MARK: - Cleaning up after a crashed test runner
+
+extension Scenario {
+    /// Appends the child's PID and start time to the scenario's `children` file, so that a later run can
+    /// stop it if this test runner dies without its `defer`s running (a crash in any test target).
+    fileprivate static func record(_ child: ChildProcess, in directory: URL) {
+        guard let started = startTime(of: child.pid) else { return }
+        let file = directory.appendingPathComponent("children").path
+        guard let handle = FileHandle(forUpdatingAtPath: file) ?? Self.create(file) else { return }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data("\(child.pid) \(started)\n".utf8))
+    }
+
+    private static func create(_ file: String) -> FileHandle? {
+        FileManager.default.createFile(atPath: file, contents: nil)
+        return FileHandle(forUpdatingAtPath: file)
+    }
+
+    /// Once per test run: for every scenario directory whose test runner (`owner`) is gone, kills the
+    /// processes it recorded, by PID and only if the PID still names the same process (same start time),
+    /// and removes the directory unless it was kept on purpose.
+    static func reapAbandoned() { _ = reapedOnce }
+
+    private static let reapedOnce: Bool = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+        for name in names where name.hasPrefix("sidecar-e2e-") {
+            let directory = parent + "/" + name
+            guard let ownerText = try? String(contentsOfFile: directory + "/owner", encoding: .utf8),
+                let owner = pid_t(ownerText.trimmingCharacters(in: .whitespacesAndNewlines)),
+                kill(owner, 0) != 0 && errno == ESRCH
+            else { continue }  // not ours, or its runner is still alive
+            let records = (try? String(contentsOfFile: directory + "/children", encoding: .utf8)) ?? ""
+            for record in records.split(separator: "\n") {
+                let fields = record.split(separator: " ")
+                guard fields.count == 2, let pid = pid_t(fields[0]), startTime(of: pid) == String(fields[1])
+                else { continue }
+                kill(pid, SIGKILL)
+            }
+            if !FileManager.default.fileExists(atPath: directory + "/kept") {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+        }
+        return true
+    }()
+
+    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot): with the PID, it names one process.
+    private static func startTime(of pid: pid_t) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let afterName = stat.range(of: ") ", options: .backwards)
+        else { return nil }
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil  // fields here start at field 3
     }
 }
 
@@ -93,7 +170,8 @@ extension Scenario {
     /// `sidecar certs leaf`. The default leaves are the tunnel's two ends: `manager` (the reverse side, named
     /// localhost and 127.0.0.1) and `node1` (the agent's client certificate).
     func makePKI(
-        _ name: String = "pki", leaves: [(cn: String, extra: [String])] = [
+        _ name: String = "pki",
+        leaves: [(cn: String, extra: [String])] = [
             ("manager", ["--dns", "localhost", "--ip", "127.0.0.1"]), ("node1", []),
         ]
     ) async throws -> PKI {
@@ -132,16 +210,18 @@ extension Scenario {
         for attempt in 1...3 {
             let port = try Harness.freePort()
             let process = try start(
-                "reverse", try Harness.sidecarBinary(),
+                "reverse",
+                try Harness.sidecarBinary(),
                 [
                     "reverse", "--listen", "127.0.0.1:\(port)", "--connect", "unix:" + backend,
                     "--cert", pki.certificate(certificate), "--key", pki.key(certificate), "--ca", pki.ca,
                     "--threads", "1",
-                ])
+                ]
+            )
             do {
                 try await process.waitForLine(containing: ["info ready"])
                 return ReverseSidecar(process: process, port: port)
-            } catch where attempt < 3 && process.stderr.contains("in use") {
+            } catch  where attempt < 3 && process.stderr.contains("in use") {
                 continue
             }
         }
@@ -151,7 +231,10 @@ extension Scenario {
     /// Starts `sidecar forward` on a Unix socket in the scenario's directory, connecting to
     /// `127.0.0.1:port`, and waits for its `ready` line and its socket.
     func startForward(
-        pki: PKI, port: UInt16, certificate: String = "node1", serverName: String? = nil
+        pki: PKI,
+        port: UInt16,
+        certificate: String = "node1",
+        serverName: String? = nil
     ) async throws -> ForwardSidecar {
         let socketPath = path("forward-\(port).sock")
         var arguments = [

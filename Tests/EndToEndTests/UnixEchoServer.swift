@@ -22,7 +22,7 @@ final class UnixEchoServer: Sendable {
     /// Listens on `path` and starts accepting.
     init(path: String) throws {
         self.path = path
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw HarnessError("socket(): \(String(cString: strerror(errno)))") }
         let listening = try withUnixAddress(path) { address, length in
             bind(descriptor, address, length) == 0 && listen(descriptor, 64) == 0
@@ -62,6 +62,7 @@ final class UnixEchoServer: Sendable {
                 if errno == EINTR { continue }
                 return
             }
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
             let accepted = state.withLock { state in
                 guard !state.stopped else { return false }
                 state.accepted += 1

@@ -8,7 +8,7 @@ final class UnixSocketClient {
 
     /// Connects to the socket at `path`.
     init(path: String) throws {
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw HarnessError("socket(): \(String(cString: strerror(errno)))") }
         let connected = try withUnixAddress(path) { address, length in connect(descriptor, address, length) == 0 }
         guard connected else {
@@ -23,7 +23,9 @@ final class UnixSocketClient {
     func send(_ text: String) throws {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes.withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if written < 0 && (errno == EAGAIN || errno == EINTR) { continue }
             guard written > 0 else { throw HarnessError("send: \(String(cString: strerror(errno)))") }
             bytes = bytes.dropFirst(written)
@@ -38,7 +40,8 @@ final class UnixSocketClient {
     func receive(until expected: String, timeout: Duration = Harness.timeout) async throws -> String {
         var text = ""
         try await Harness.waitUntil(
-            "the client receives '\(expected)'", timeout: timeout,
+            "the client receives '\(expected)'",
+            timeout: timeout,
             details: "received so far: \(String(decoding: self.received, as: UTF8.self).debugDescription)"
         ) {
             _ = try readAvailable()

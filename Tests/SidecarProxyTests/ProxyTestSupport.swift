@@ -1,0 +1,276 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SidecarConfig
+import Testing
+
+@testable import SidecarProxy
+@testable import SidecarTLS
+
+/// Shared fixtures for in-process proxy tests: a temp directory with a fresh PKI, log capture, an echo
+/// backend, forward and reverse proxies built from configurations, and a client that waits on conditions.
+
+/// A temporary directory with a test PKI, removed when the test's fixture is released.
+final class Workspace: Sendable {
+    let directory: URL
+    let pki: TestPKI
+
+    init() throws {
+        directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("sc-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        pki = try TestPKI.make(in: directory.appendingPathComponent("pki"))
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// Server-role TLS settings (reverse listener) from the PKI, verifying clients.
+    var listenerTLS: TLSSettings {
+        TLSSettings(
+            certificateFiles: [pki.serverCertificate.path], keyFile: pki.serverKey.path,
+            caFile: pki.caCertificate.path, verify: .required)
+    }
+
+    /// Client-role TLS settings (forward server line) from the PKI, checking the name `localhost`.
+    var serverTLS: TLSSettings {
+        TLSSettings(
+            certificateFiles: [pki.clientCertificate.path], keyFile: pki.clientKey.path,
+            caFile: pki.caCertificate.path, verify: .required, serverName: "localhost", verifyHost: "localhost")
+    }
+}
+
+/// Captures log lines (message plus metadata) for assertions.
+final class LogCapture: Sendable {
+    private let lines = NIOLockedValueBox<[String]>([])
+
+    var logger: Logger {
+        Logger(label: "test") { _ in CapturingHandler(capture: self) }
+    }
+
+    func append(_ line: String) { lines.withLockedValue { $0.append(line) } }
+    var all: [String] { lines.withLockedValue { $0 } }
+
+    /// Waits until a line containing every fragment appears, up to `timeout`.
+    @discardableResult
+    func waitFor(_ fragments: String..., timeout: Duration = .seconds(10)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = all.first(where: { line in fragments.allSatisfy { line.contains($0) } }) { return line }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("no log line with \(fragments) within \(timeout); lines: \(all.joined(separator: "\n"))")
+        throw CancellationError()
+    }
+
+    private struct CapturingHandler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            let fields = merged.keys.sorted().map { "\($0)=\(merged[$0]!)" }.joined(separator: " ")
+            capture.append("\(event.level) \(event.message) \(fields)")
+        }
+    }
+}
+
+/// Polls `condition` until it holds, up to `timeout`; records an issue otherwise.
+func eventually(
+    _ what: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    Issue.record("timed out waiting for: \(what)")
+    throw CancellationError()
+}
+
+/// An echo server on a Unix socket that counts the connections it accepted. Half-close aware: after the
+/// client's EOF it finishes echoing and then closes its side.
+final class EchoServer: Sendable {
+    let path: String
+    let channel: Channel
+    private let acceptedBox: NIOLockedValueBox<Int>
+
+    var accepted: Int { acceptedBox.withLockedValue { $0 } }
+
+    static func start(path: String, group: any EventLoopGroup) async throws -> EchoServer {
+        let accepted = NIOLockedValueBox(0)
+        let channel = try await ServerBootstrap(group: group)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                accepted.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler())
+                }
+            }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        return EchoServer(path: path, channel: channel, accepted: accepted)
+    }
+
+    private init(path: String, channel: Channel, accepted: NIOLockedValueBox<Int>) {
+        self.path = path
+        self.channel = channel
+        self.acceptedBox = accepted
+    }
+
+    func close() async { try? await channel.close() }
+
+    private final class EchoHandler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            context.write(data, promise: nil)
+        }
+        func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let event = event as? ChannelEvent, case .inputClosed = event {
+                // NIO turns an output close after input EOF into a full close that drops pending writes, so
+                // close only once an empty write (queued behind the echoes) has completed.
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(NIOAny(ByteBuffer())).whenComplete { _ in
+                    bound.value.close(mode: .output, promise: nil)
+                }
+            }
+        }
+    }
+}
+
+/// A plain client that sends a payload, optionally half-closes, and collects everything until EOF.
+final class CollectingClient: Sendable {
+    let channel: Channel
+    private let box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>
+
+    var received: ByteBuffer { box.withLockedValue { $0.bytes } }
+    var ended: Bool { box.withLockedValue { $0.ended } }
+
+    static func connect(unixPath: String, group: any EventLoopGroup) async throws -> CollectingClient {
+        let box = NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>((ByteBuffer(), false))
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(box: box))
+                }
+            }
+            .connect(unixDomainSocketPath: unixPath).get()
+        return CollectingClient(channel: channel, box: box)
+    }
+
+    private init(channel: Channel, box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>) {
+        self.channel = channel
+        self.box = box
+    }
+
+    /// Writes `payload` in pieces of at most `chunk` bytes.
+    func send(_ payload: ByteBuffer, chunk: Int = 1 << 20) async throws {
+        var rest = payload
+        while rest.readableBytes > 0 {
+            let piece = rest.readSlice(length: min(chunk, rest.readableBytes))!
+            try await channel.writeAndFlush(piece).get()
+        }
+    }
+
+    func shutdownOutput() async throws { try await channel.close(mode: .output).get() }
+
+    func close() async { try? await channel.close() }
+
+    private final class Collector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>
+        init(box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>) { self.box = box }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            box.withLockedValue { $0.bytes.writeBuffer(&buffer) }
+        }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let event = event as? ChannelEvent, case .inputClosed = event {
+                box.withLockedValue { $0.ended = true }
+                context.close(promise: nil)
+            }
+        }
+        func channelInactive(context: ChannelHandlerContext) {
+            box.withLockedValue { $0.ended = true }
+        }
+    }
+}
+
+/// A forward and a reverse proxy in this process, wired to an echo backend: the whole tunnel.
+final class TunnelFixture: Sendable {
+    let workspace: Workspace
+    let group: MultiThreadedEventLoopGroup
+    let echo: EchoServer
+    let reverse: Proxy
+    let forward: Proxy
+    let reverseLogs = LogCapture()
+    let forwardLogs = LogCapture()
+    let reversePort: Int
+
+    var forwardPath: String { workspace.path("fwd.sock") }
+
+    /// - Parameters:
+    ///   - reverseTLS / forwardTLS: adjust the TLS settings of either end before starting.
+    init(
+        reverseTLS: (inout TLSSettings) -> Void = { _ in }, forwardTLS: (inout TLSSettings) -> Void = { _ in }
+    ) async throws {
+        workspace = try Workspace()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        echo = try await EchoServer.start(path: workspace.path("echo.sock"), group: group)
+        var listenerTLS = workspace.listenerTLS
+        reverseTLS(&listenerTLS)
+        let reverseConfiguration = Configuration(
+            frontends: [
+                Frontend(
+                    name: "rev", binds: [Bind(address: .tcp(host: "127.0.0.1", port: 0), tls: listenerTLS, location: .commandLine("test"))],
+                    defaultBackend: "rev", location: .commandLine("test"))
+            ],
+            backends: [
+                Backend(
+                    name: "rev", servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("test"))],
+                    location: .commandLine("test"))
+            ])
+        reverse = try await Proxy.start(
+            plan: ProxyPlan(configuration: reverseConfiguration), group: group, logger: reverseLogs.logger)
+        reversePort = reverse.boundAddresses[0].port!
+        var serverTLS = workspace.serverTLS
+        forwardTLS(&serverTLS)
+        let forwardConfiguration = Configuration(
+            frontends: [
+                Frontend(
+                    name: "fwd", binds: [Bind(address: .unix(path: workspace.path("fwd.sock")), location: .commandLine("test"))],
+                    defaultBackend: "fwd", location: .commandLine("test"))
+            ],
+            backends: [
+                Backend(
+                    name: "fwd",
+                    servers: [
+                        Server(
+                            name: "rev", address: .tcp(host: "127.0.0.1", port: reversePort), tls: serverTLS,
+                            location: .commandLine("test"))
+                    ],
+                    location: .commandLine("test"))
+            ])
+        forward = try await Proxy.start(
+            plan: ProxyPlan(configuration: forwardConfiguration), group: group, logger: forwardLogs.logger)
+    }
+
+    func client() async throws -> CollectingClient {
+        try await CollectingClient.connect(unixPath: forwardPath, group: group)
+    }
+
+    func shutdown() async {
+        await forward.stopListening()
+        await reverse.stopListening()
+        await echo.close()
+        try? await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The test suite, from a fresh Debian 12 with Swift installed: installs what the tests need (apt), builds,
+# and runs every test target. Run as root or as a user with sudo. Safe with no terminal (CI=true, no stdin).
+#
+#   ./scripts/test.sh
+#
+# The steps are the functions named in STEPS below, run in order; a failing step stops the run and its exit
+# status is the script's. To add a step (swift format lint, the SELinux module build), write a step_* function
+# and list it in STEPS.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+STEPS=(
+    step_install_packages
+    step_build
+    step_test
+)
+
+# Debian packages the build and the tests need, each as "package:probe": the probe is a command that the
+# package provides, or empty to ask dpkg whether the package itself is installed.
+PACKAGES=(
+    "libssl-dev:"           # OpenSSL 3 headers (the COpenSSL module)
+    "libsystemd-dev:"       # sd_listen_fds, sd_notify (the CSystemd module)
+    "pkg-config:pkg-config" # finds both
+    "openssl:openssl"       # s_client / s_server in the end-to-end tests
+    "dbus:"                 # the D-Bus system (pulls in the daemon and tools below)
+    "dbus-daemon:dbus-daemon"
+    "dbus-bin:dbus-send"    # libdbus client
+    "systemd:busctl"        # sd-bus client
+    "libglib2.0-bin:gdbus"  # GDBus client
+    "socat:socat"
+    "haproxy:haproxy"       # the other side of the tunnel in interoperability tests
+)
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+is_installed() { # package probe
+    if [[ -n "$2" ]]; then
+        command -v "$2" >/dev/null 2>&1 || [[ -x "/usr/sbin/$2" || -x "/sbin/$2" ]]
+    else
+        dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+    fi
+}
+
+step_install_packages() {
+    local entry missing=()
+    for entry in "${PACKAGES[@]}"; do
+        is_installed "${entry%%:*}" "${entry#*:}" || missing+=("${entry%%:*}")
+    done
+    if ((${#missing[@]} == 0)); then
+        say "packages: all present"
+        return
+    fi
+    command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get: install them by hand"
+    local sudo=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || die "missing packages ${missing[*]}: run as root, or install sudo"
+        sudo=(sudo)
+        [[ -t 0 ]] || sudo=(sudo -n) # no terminal (CI): fail instead of waiting for a password
+    fi
+    say "installing ${missing[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" </dev/null
+}
+
+step_build() {
+    say "swift build --build-tests"
+    swift build --build-tests </dev/null
+}
+
+step_test() {
+    # Every test target; swift test prints its own summary lines (XCTest's and Swift Testing's).
+    say "swift test"
+    swift test </dev/null
+}
+
+for step in "${STEPS[@]}"; do
+    "$step"
+done
+say "all steps passed"
