@@ -34,12 +34,6 @@ extension Parser {
                 suggestion: failure.unknownName.flatMap { EditDistance.suggestion(for: $0, among: ACLFetch.names) })
             return nil
         }
-        if fetch == .serverName {
-            // Until the TLS handler reports the SNI in TLSHandshakeCompleted, the fetch would have no value:
-            // `reject if { ssl_fc_sni ... }` would silently never reject.
-            error("'ssl_fc_sni' is not available yet: the TLS handler does not report the SNI to rules", at: location)
-            return nil
-        }
         var ignoreCase = false
         var method: String?
         var files: [String] = []
@@ -58,7 +52,11 @@ extension Parser {
                     return nil
                 }
                 index += 1
-                if flag == "-m" { method = words[index] } else { files.append(patternFilePath(words[index], at: location)) }
+                if flag == "-m" {
+                    method = words[index]
+                } else {
+                    files.append(patternFilePath(words[index], at: location))
+                }
             default:
                 error(
                     "unsupported ACL flag '\(flag)' (supported: -i, -m METHOD, -f FILE, --; write '--' before a "
@@ -97,7 +95,8 @@ extension Parser {
                 return nil
             }
             if let first = patterns.first {
-                error("the boolean fetch '\(fetch)' takes no pattern, not '\(first)' (write '!' to negate)", at: location)
+                error(
+                    "the boolean fetch '\(fetch)' takes no pattern, not '\(first)' (write '!' to negate)", at: location)
                 return nil
             }
             return .boolean
@@ -237,7 +236,9 @@ extension Parser {
         var condition: Condition?
         if words.count > 3 {
             guard let polarity = Condition.Polarity(rawValue: words[3]) else {
-                error("expected 'if' or 'unless' after 'tcp-request \(phase) \(action)', not '\(words[3])'", at: location)
+                error(
+                    "expected 'if' or 'unless' after 'tcp-request \(phase) \(action)', not '\(words[3])'",
+                    at: location)
                 return
             }
             guard let parsed = parseCondition(words[4...], polarity: polarity, acls: draft.acls, at: location) else {

@@ -9,6 +9,16 @@ package enum Validation {
         let backendNames = configuration.backends.map(\.name)
         var bound: [ListenAddress: SourceLocation] = [:]
 
+        for target in configuration.global.logs {
+            if case .stderr = target.destination { continue }
+            diagnostics.append(
+                ConfigDiagnostic(
+                    .warning,
+                    "sidecar writes its log to stderr (the journal, under systemd); log target '\(target.destination)' "
+                        + "is served as stderr",
+                    at: target.location))
+        }
+
         for frontend in configuration.frontends {
             if frontend.binds.isEmpty {
                 diagnostics.append(

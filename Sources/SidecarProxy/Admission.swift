@@ -20,7 +20,7 @@ extension FrontendPlan {
         if allowList.isEmpty && connectionRules.isEmpty && sessionRules.isEmpty { return nil }
         let identity = PeerIdentity(
             certificate: handshake.peerCertificate, sessionReused: handshake.sessionReused,
-            sourceAddress: peer.flatMap(Self.addressBytes))
+            serverName: handshake.serverName, sourceAddress: peer.flatMap(Self.addressBytes))
         if !identity.isAllowed(by: allowList) {
             return Self.refusal(identity, on: "frontend '\(frontend.name)'", because: allowList.summary)
         }

@@ -55,13 +55,15 @@ public struct ServerPlan: Sendable {
             do {
                 address = try SocketAddress.makeAddressResolvingHost(host, port: port)
             } catch {
-                throw ProxyError("cannot resolve server '\(server.name)' address '\(host)': \(error)", at: server.location)
+                throw ProxyError(
+                    "cannot resolve server '\(server.name)' address '\(host)': \(error)", at: server.location)
             }
         case .unix(let path):
             do {
                 address = try SocketAddress(unixDomainSocketPath: path)
             } catch {
-                throw ProxyError("server '\(server.name)' path '\(path)' is not a usable Unix socket path", at: server.location)
+                throw ProxyError(
+                    "server '\(server.name)' path '\(path)' is not a usable Unix socket path", at: server.location)
             }
         }
         tls = try server.tls.map { try TLSContext.make($0, role: .client, for: server.location) }

@@ -97,7 +97,9 @@ public struct ConnectionGates: Sendable {
 
     /// Unlimited, unshared gates.
     public init() {
-        self.init(bind: ConnectionGate(maxconn: nil), frontend: ConnectionGate(maxconn: nil), global: ConnectionGate(maxconn: nil))
+        self.init(
+            bind: ConnectionGate(maxconn: nil), frontend: ConnectionGate(maxconn: nil),
+            global: ConnectionGate(maxconn: nil))
     }
 
     public init(bind: ConnectionGate, frontend: ConnectionGate, global: ConnectionGate) {
@@ -105,7 +107,4 @@ public struct ConnectionGates: Sendable {
         self.frontend = frontend
         self.global = global
     }
-
-    /// Whether any of the three has a limit.
-    var limited: Bool { bind.limit != nil || frontend.limit != nil || global.limit != nil }
 }

@@ -50,6 +50,8 @@ struct ConnectionLog {
     var retries: Int
     var redispatched: Bool
     var peerSubject: String?
+    /// For the readable line: who closed first, or the error that ended it; nil to use the termination state.
+    var detail: String?
 
     /// The `option tcplog` line.
     var tcplog: String {
@@ -69,7 +71,7 @@ struct ConnectionLog {
             "bytes_in": "\(bytesFromClient)",
             "bytes_out": "\(bytesFromServer)",
             "duration_ms": "\(totalMilliseconds)",
-            "end": "\(termination.explanation)",
+            "end": "\(detail ?? termination.explanation)",
             "termination": "\(termination)",
             "retries": "\(retries)",
         ]
@@ -87,7 +89,8 @@ struct ConnectionLog {
         case TLSError.uncleanShutdown?: message = "Connection closed during SSL handshake"
         default: message = "SSL handshake failure"
         }
-        var line = "\(client) [\(date(accepted))] \(frontend)/\(bindName): \(message) (\(tlsError?.reason ?? "\(error)"))"
+        var line =
+            "\(client) [\(date(accepted))] \(frontend)/\(bindName): \(message) (\(tlsError?.reason ?? "\(error)"))"
         if let certificate = tlsError?.certificate { line += ", subject: \(certificate.subject)" }
         return line
     }

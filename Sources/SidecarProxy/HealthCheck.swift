@@ -171,14 +171,11 @@ final class HealthCheck: Sendable {
         let metadata: Logger.Metadata = [
             "backend": "\(backendName)", "server": "\(server.server.name)", "check_duration_ms": "\(milliseconds)",
         ]
+        let servers = "\(left.active) active and \(left.backup) backup servers"
         if up {
-            logger.notice(
-                "server \(name) is UP, reason: \(passed), \(left.active) active and \(left.backup) backup servers online",
-                metadata: metadata)
+            logger.notice("server \(name) is UP, reason: \(passed), \(servers) online", metadata: metadata)
         } else {
-            logger.warning(
-                "server \(name) is DOWN, reason: \(failure ?? "-"), \(left.active) active and \(left.backup) backup servers left",
-                metadata: metadata)
+            logger.warning("server \(name) is DOWN, reason: \(failure ?? "-"), \(servers) left", metadata: metadata)
             if left.active == 0 && left.backup == 0 {
                 logger.error("backend \(backendName) has no server available!")
             }

@@ -62,7 +62,8 @@ final class Listener: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcceptLimitHandler(gates: bind.gates))
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptLimitHandler(gates: { current.withLockedValue { $0.bind.gates } }))
                 }
             }
             .childChannelOption(.allowRemoteHalfClosure, value: true)

@@ -53,6 +53,16 @@ public final class Proxy: Sendable {
         return Proxy(plan: plan, listeners: listeners, group: group, registry: registry)
     }
 
+    /// `127.0.0.1:2021`, `[::]:2021` or the socket path: the address as an operator writes it.
+    static func describe(_ address: SocketAddress?) -> String? {
+        guard let address else { return nil }
+        switch address {
+        case .unixDomainSocket: return address.pathname
+        case .v4: return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        case .v6: return "[\(address.ipAddress ?? "?")]:\(address.port ?? 0)"
+        }
+    }
+
     /// Opens (or, from `keeping`, reuses) a listener for every bind; all or nothing.
     private static func openListeners(
         plan: ProxyPlan, group: any EventLoopGroup, registry: ConnectionRegistry, descriptors: [ListenAddress: Int32],
@@ -76,7 +86,7 @@ public final class Proxy: Sendable {
                         "listening",
                         metadata: [
                             "frontend": "\(frontend.frontend.name)",
-                            "address": "\(listener.channel.localAddress.map { "\($0)" } ?? "\(bind.bind.address)")",
+                            "address": "\(Self.describe(listener.channel.localAddress) ?? "\(bind.bind.address)")",
                             "tls": "\(bind.tls != nil)", "backend": "\(frontend.backend.backend.name)",
                             "inherited": "\(descriptors[bind.bind.address] != nil)",
                         ])

@@ -67,6 +67,8 @@ final class ProxyConnection {
     private var connectStarted: NIODeadline?
     private var connectMilliseconds: Int64 = -1
     private var termination: TerminationState?
+    /// For the readable line: `client closed` / `server closed` (who ended first), or the error.
+    private var detail: String?
     private var clientOpen = true
     private var serverOpen = false
     private var clientInputEnded = false
@@ -151,6 +153,7 @@ final class ProxyConnection {
     }
 
     func inputClosed(on side: Side) {
+        if detail == nil, case .relaying = state { detail = "\(side) closed" }
         if side == .client { clientInputEnded = true } else { serverInputEnded = true }
         if case .relaying = state { updateIdleTimeout() }
     }
@@ -175,6 +178,7 @@ final class ProxyConnection {
             if let channel { abandonServer(channel) } else { releasePick() }
             connectNextServer()
         default:
+            if termination == nil { detail = "\(side) error: \((error as? TLSError)?.description ?? "\(error)")" }
             end(side == .client ? "C" : "S")
         }
     }
@@ -284,7 +288,9 @@ final class ProxyConnection {
         case .failure(let error):
             logger.warning(
                 "cannot connect to server",
-                metadata: ["server": "\(server.server.name)", "address": "\(server.server.address)", "reason": "\(error)"])
+                metadata: [
+                    "server": "\(server.server.name)", "address": "\(server.server.address)", "reason": "\(error)",
+                ])
             if let error = error as? ChannelError, case .connectTimeout = error {
                 lastAttemptTimedOut = true
             } else {
@@ -316,7 +322,9 @@ final class ProxyConnection {
         updateIdleTimeout()
         logger.debug(
             "connection relaying",
-            metadata: ["frontend": "\(frontend.frontend.name)", "server": "\(serverName ?? "-")", "peer": "\(peerAddress)"])
+            metadata: [
+                "frontend": "\(frontend.frontend.name)", "server": "\(serverName ?? "-")", "peer": "\(peerAddress)",
+            ])
     }
 
     // MARK: timeouts
@@ -366,7 +374,9 @@ final class ProxyConnection {
         end(idle.cause)
         logger.debug(
             "connection idle timeout",
-            metadata: ["frontend": "\(frontend.frontend.name)", "timeout_ms": "\(idle.timeout.nanoseconds / 1_000_000)"])
+            metadata: [
+                "frontend": "\(frontend.frontend.name)", "timeout_ms": "\(idle.timeout.nanoseconds / 1_000_000)",
+            ])
         server.close(promise: nil)
         client.close(promise: nil)
     }
@@ -393,9 +403,10 @@ final class ProxyConnection {
         logged = true
         releasePick()
         if frontend.frontend.tcplog {
-            logger.warning(
-                "\(ConnectionLog.handshakeFailure(client: logClient, accepted: acceptedAt, frontend: frontend.frontend.name, bindName: bindName, error: error))"
-            )
+            let line = ConnectionLog.handshakeFailure(
+                client: logClient, accepted: acceptedAt, frontend: frontend.frontend.name, bindName: bindName,
+                error: error)
+            logger.warning("\(line)")
             return
         }
         var metadata: Logger.Metadata = [
@@ -423,7 +434,8 @@ final class ProxyConnection {
             bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, termination: termination ?? .normal,
             processConnections: bind.gates.global.count, frontendConnections: bind.gates.frontend.count,
             backendConnections: connections.backend, serverConnections: connections.server,
-            retries: max(tried.count - 1, 0), redispatched: redispatched, peerSubject: peerCertificate?.subject)
+            retries: max(tried.count - 1, 0), redispatched: redispatched, peerSubject: peerCertificate?.subject,
+            detail: termination == nil || detail?.contains("error") == true ? detail : nil)
         releasePick()
         if frontend.frontend.tcplog {
             logger.info("\(log.tcplog)")

@@ -49,6 +49,7 @@ public final class Daemon: Sendable {
         var configuration = try source.load(for: mode)
         for warning in configuration.warnings { logger.warning("\(warning)") }
         let plan = try ProxyPlan(configuration: configuration)
+        logCertificateFindings(plan)
         let descriptors = try SocketActivation.assign(inherited, to: configuration)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var proxy: Proxy
@@ -71,6 +72,7 @@ public final class Daemon: Sendable {
                     let next = try source.load(for: mode)
                     for warning in next.warnings { logger.warning("\(warning)") }
                     let nextPlan = try ProxyPlan(configuration: next)
+                    logCertificateFindings(nextPlan)
                     let nextDescriptors = try SocketActivation.assign(inherited, to: next)
                     proxy = try await proxy.reload(to: nextPlan, descriptors: nextDescriptors, logger: logger)
                     configuration = next
@@ -109,6 +111,13 @@ public final class Daemon: Sendable {
             while registry.count > 0, ContinuousClock.now < closeDeadline {
                 try? await Task.sleep(for: .milliseconds(10))
             }
+        }
+    }
+
+    /// Certificates that expire soon (warning) or have expired (error), at start and at each reload.
+    private func logCertificateFindings(_ plan: ProxyPlan) {
+        for finding in plan.certificateFindings() {
+            if finding.severity == .error { logger.error("\(finding)") } else { logger.warning("\(finding)") }
         }
     }
 

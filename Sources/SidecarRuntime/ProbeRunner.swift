@@ -5,7 +5,7 @@ import SidecarConfig
 import SidecarTLS
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sidecar probe`: the operator's `ping` for a tunnel.
@@ -64,7 +64,8 @@ public enum ProbeRunner {
                 .channelOption(.allowRemoteHalfClosure, value: true)
                 .connect(host: host, port: port).get()
         } catch {
-            throw ProbeFailure(.unreachable, "cannot connect to \(target): \(describeConnectError(error, timeout: timeout))")
+            throw ProbeFailure(
+                .unreachable, "cannot connect to \(target): \(describeConnectError(error, timeout: timeout))")
         }
         let connected = NIODeadline.now()
         let connectTime = connected - started
@@ -84,7 +85,8 @@ public enum ProbeRunner {
                         context: context, serverName: name, expectedPeerName: name, sessionKey: sessionKey,
                         handshakeTimeout: timeout),
                     ProbeTLSObserver(
-                        connectedAt: connected, handshake: handshakePromise, verdict: verdictPromise, verdictWait: verdictWait,
+                        connectedAt: connected, handshake: handshakePromise, verdict: verdictPromise,
+                        verdictWait: verdictWait,
                         context: context, sessionKey: sessionKey))
             }.get()
         } catch {
@@ -121,7 +123,9 @@ public enum ProbeRunner {
         }
         switch verdict {
         case .sessionTicket:
-            output("our certificate: accepted (the server sent a session ticket, which TLS 1.3 does only after it verified us)")
+            output(
+                "our certificate: accepted (the server sent a session ticket, which TLS 1.3 does only after it verified us)"
+            )
         case .applicationData(let bytes):
             output("our certificate: accepted (the server sent \(bytes) bytes of application data)")
         case .quiet where completed.protocolVersion == "TLSv1.3":
@@ -129,7 +133,8 @@ public enum ProbeRunner {
                 "our certificate: accepted (no refusal within \(format(verdictWait)); a TLS 1.3 server refuses"
                     + " a client certificate with an alert after the handshake)")
         case .quiet:
-            output("our certificate: accepted (\(completed.protocolVersion): the server verified it during the handshake)")
+            output(
+                "our certificate: accepted (\(completed.protocolVersion): the server verified it during the handshake)")
         case .failed(let error):
             throw failure(for: error, name: name, timeout: timeout)
         case .closed, .disconnected:
@@ -153,7 +158,8 @@ public enum ProbeRunner {
         }
         if error.code == TLSError.certificateRejected {
             return ProbeFailure(
-                .serverCertificateRefused, "we refused the server's certificate: \(error.reason)\(serverHint(error.reason))")
+                .serverCertificateRefused,
+                "we refused the server's certificate: \(error.reason)\(serverHint(error.reason))")
         }
         if error.code == TLSError.handshakeTimeout {
             return ProbeFailure(
@@ -226,7 +232,8 @@ public enum ProbeRunner {
 
     // MARK: unix:PATH
 
-    private static func probeUnix(path: String, request: ProbeRequest, output: @Sendable (String) -> Void) async throws {
+    private static func probeUnix(path: String, request: ProbeRequest, output: @Sendable (String) -> Void) async throws
+    {
         let timeout = TimeAmount(request.timeout)
         output("probe unix:\(path): timeout \(format(timeout))")
         let loop = MultiThreadedEventLoopGroup.singleton.next()
@@ -252,7 +259,9 @@ public enum ProbeRunner {
         defer { channel.close(promise: nil) }
         output("connected in \(format(NIODeadline.now() - started))")
         if sendHello {
-            output("sent a D-Bus hello (NUL, AUTH); waiting up to \(format(timeout)) for the D-Bus server behind the tunnel")
+            output(
+                "sent a D-Bus hello (NUL, AUTH); waiting up to \(format(timeout)) for the D-Bus server behind the tunnel"
+            )
         } else {
             output("sent nothing; watching the connection for \(format(timeout))")
         }

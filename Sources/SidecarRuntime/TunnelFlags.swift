@@ -12,6 +12,9 @@ public struct TunnelFlags: Sendable {
     public var ca: String
     public var serverName: String?
     public var handshakeTimeout: Duration?
+    /// `--allow-cn`, `--allow-dns`, `--allow-uri`, `--allow-ip`: the peer certificates this tunnel accepts
+    /// (reverse: clients, on the bind; forward: the servers), as the `allow-*` options of a config file.
+    public var allowedPeers = PeerAllowList()
 
     public init(
         side: ProxyMode, listen: String, listenMode: String? = nil, connect: [String], cert: String, key: String? = nil,
@@ -31,7 +34,8 @@ public struct TunnelFlags: Sendable {
     /// - Throws: `UsageError` naming the flag that is wrong.
     public func configuration() throws -> Configuration {
         guard !connect.isEmpty else { throw UsageError("--connect is required") }
-        let tls = TLSSettings(certificateFiles: [cert], keyFile: key, caFile: ca, verify: .required)
+        let tls = TLSSettings(
+            certificateFiles: [cert], keyFile: key, caFile: ca, verify: .required, allowedPeers: allowedPeers)
         let listenAddress: ListenAddress
         var socketOptions = UnixSocketOptions()
         if let listenMode {
@@ -69,6 +73,9 @@ public struct TunnelFlags: Sendable {
                     throw UsageError("--connect '\(target)': reverse connects to a Unix socket, e.g. unix:/run/app.sock")
                 }
                 let path = target.hasPrefix("unix:") ? String(target.dropFirst(5)) : target
+                guard path.hasPrefix("/") else {
+                    throw UsageError("--connect '\(target)': give an absolute socket path, e.g. unix:/run/bluechi/bluechi.sock")
+                }
                 servers.append(
                     Server(name: "server\(index + 1)", address: .unix(path: path), location: .commandLine("--connect \(target)")))
             }
@@ -84,8 +91,24 @@ public struct TunnelFlags: Sendable {
         return Configuration(frontends: [frontend], backends: [backend])
     }
 
+    /// Adds the values of `--allow-cn` etc.; each value is a comma-separated list, as in a config file.
+    /// - Throws: `UsageError` naming the flag and the bad value.
+    public mutating func allow(cn: [String], dns: [String], uri: [String], ip: [String]) throws {
+        for (option, values) in [("allow-cn", cn), ("allow-dns", dns), ("allow-uri", uri), ("allow-ip", ip)] {
+            for value in values {
+                if let problem = allowedPeers.add(option, list: value) { throw UsageError("--\(option): \(problem)") }
+            }
+        }
+    }
+
     private static func unixListen(_ value: String) throws -> ListenAddress {
-        if value.hasPrefix("unix:") { return .unix(path: String(value.dropFirst(5))) }
+        if value.hasPrefix("unix:") {
+            let path = String(value.dropFirst(5))
+            guard path.hasPrefix("/") else {
+                throw UsageError("--listen '\(value)': give an absolute socket path, e.g. unix:/run/sidecar/agent.sock")
+            }
+            return .unix(path: path)
+        }
         if value.hasPrefix("/") { return .unix(path: value) }
         if value.hasPrefix("systemd:") { return .systemd(name: String(value.dropFirst(8))) }
         throw UsageError("--listen '\(value)': forward listens on a Unix socket, e.g. unix:/run/sidecar/agent.sock")

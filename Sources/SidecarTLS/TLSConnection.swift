@@ -201,15 +201,17 @@ final class TLSConnection {
             // Our ssl-min-ver/ssl-max-ver and the peer's versions do not overlap. A server sees the client's
             // highest version in the ClientHello; `openssl s_client -tls1_2` offers 0x0303 and nothing newer.
             let minimum = context.settings.minVersion ?? .tls12
-            let range = "ssl-min-ver \(minimum.rawValue)" + (context.settings.maxVersion.map { ", ssl-max-ver \($0.rawValue)" } ?? "")
+            let maximum = context.settings.maxVersion.map { ", ssl-max-ver \($0.rawValue)" } ?? ""
+            let range = "ssl-min-ver \(minimum.rawValue)\(maximum)"
             let offered = context.role == .server ? SSL_client_version(ssl) : SSL_version(ssl)
             let names: [Int32: String] = [
-                SSL3_VERSION: "SSL 3.0", TLS1_VERSION: "TLS 1.0", TLS1_1_VERSION: "TLS 1.1", TLS1_2_VERSION: "TLS 1.2",
-                TLS1_3_VERSION: "TLS 1.3",
+                SSL3_VERSION: "SSL 3.0", TLS1_VERSION: "TLS 1.0", TLS1_1_VERSION: "TLS 1.1",
+                TLS1_2_VERSION: "TLS 1.2", TLS1_3_VERSION: "TLS 1.3",
             ]
             let peer = context.role == .server ? "client" : "server"
             guard let name = names[offered], offered > 0 else {
-                return TLSError(.handshakeFailed, "no TLS version in common with the \(peer) (\(range))", openSSLErrors: errors)
+                return TLSError(
+                    .handshakeFailed, "no TLS version in common with the \(peer) (\(range))", openSSLErrors: errors)
             }
             let side = offered < minimum.openSSLValue ? "below \(range)" : "outside \(range)"
             return TLSError(.handshakeFailed, "\(name) (offered by the \(peer)) \(side)", openSSLErrors: errors)
@@ -217,7 +219,8 @@ final class TLSConnection {
         if reason == "tlsv1 alert protocol version" {
             let minimum = context.settings.minVersion ?? .tls12
             return TLSError(
-                .handshakeFailed, "the peer refused our TLS versions (ssl-min-ver \(minimum.rawValue)): it needs another version",
+                .handshakeFailed,
+                "the peer refused our TLS versions (ssl-min-ver \(minimum.rawValue)): it needs another version",
                 openSSLErrors: errors)
         }
         if reason == "peer did not return a certificate" {
@@ -274,6 +277,10 @@ final class TLSConnection {
         return String(cString: name)
     }
     var sessionReused: Bool { SSL_session_reused(ssl) == 1 }
+    /// Server role: the SNI the client sent; the string belongs to the SSL and is copied here.
+    var requestedServerName: String? {
+        SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) }
+    }
     var negotiatedALPN: String? {
         var data: UnsafePointer<UInt8>?
         var length: UInt32 = 0

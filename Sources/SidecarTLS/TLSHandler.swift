@@ -185,7 +185,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.flush()
             let completed = TLSHandshakeCompleted(
                 peerCertificate: connection.peerCertificate(), protocolVersion: connection.protocolVersion,
-                cipher: connection.cipher, sessionReused: connection.sessionReused, alpn: connection.negotiatedALPN)
+                cipher: connection.cipher, sessionReused: connection.sessionReused, alpn: connection.negotiatedALPN,
+                serverName: self.context.role == .server ? connection.requestedServerName : nil)
             context.fireUserInboundEventTriggered(completed)
             guard case .active = state else { return }  // closed by whoever handled the event
             replayPendingWrites(context: context)

@@ -9,4 +9,6 @@ public struct TLSHandshakeCompleted: Sendable {
     /// The session was resumed (no full handshake, no certificate re-verification).
     public var sessionReused: Bool
     public var alpn: String?
+    /// Server role: the SNI the client sent (`ssl_fc_sni`), if any.
+    public var serverName: String?
 }

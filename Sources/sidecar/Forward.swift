@@ -44,6 +44,8 @@ struct Forward: AsyncParsableCommand {
     @Option(help: "Name the server's certificate must carry; also sent as SNI. Default: each --connect host.")
     var serverName: String?
 
+    @OptionGroup var allow: AllowOptions
+
     @OptionGroup var serve: ServeOptions
 
     func validate() throws {
@@ -53,7 +55,7 @@ struct Forward: AsyncParsableCommand {
             }
             if connect.isEmpty { throw ValidationError("--connect is required (or give a configuration with -f)") }
         } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil || serverName != nil
-            || listenMode != nil
+            || listenMode != nil || !allow.isEmpty
         {
             throw ValidationError("-f replaces --listen, --connect, --cert, --key, --ca, --server-name: give one or the other")
         }
@@ -63,10 +65,11 @@ struct Forward: AsyncParsableCommand {
         let logger = serve.makeLogger()
         let source: ConfigurationSource
         if configPaths.isEmpty {
-            source = .flags(
-                TunnelFlags(
-                    side: .forward, listen: listen!, listenMode: listenMode, connect: connect, cert: cert!, key: key,
-                    ca: ca!, serverName: serverName))
+            var flags = TunnelFlags(
+                side: .forward, listen: listen!, listenMode: listenMode, connect: connect, cert: cert!, key: key,
+                ca: ca!, serverName: serverName)
+            try allow.apply(to: &flags)
+            source = .flags(flags)
         } else {
             source = .files(configPaths)
         }

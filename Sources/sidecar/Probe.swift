@@ -31,39 +31,45 @@ struct Probe: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp(
-        "HOST:PORT of a reverse sidecar (e.g. manager.example.com:2021, [2001:db8::1]:2021), or unix:PATH of a "
-            + "forward sidecar's socket (e.g. unix:/run/sidecar/agent.sock).",
-        valueName: "target"))
+    @Argument(
+        help: ArgumentHelp(
+            "HOST:PORT of a reverse sidecar (e.g. manager.example.com:2021, [2001:db8::1]:2021), or unix:PATH of a "
+                + "forward sidecar's socket (e.g. unix:/run/sidecar/agent.sock).",
+            valueName: "target"))
     var target: String
 
-    @Option(help: ArgumentHelp(
-        "Our certificate (PEM; may hold the chain, and the key if --key is not given), e.g. "
-            + "/etc/sidecar/certs/node1.pem. Required for HOST:PORT.",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Our certificate (PEM; may hold the chain, and the key if --key is not given), e.g. "
+                + "/etc/sidecar/certs/node1.pem. Required for HOST:PORT.",
+            valueName: "file"))
     var cert: String?
 
-    @Option(help: ArgumentHelp(
-        "Our private key (PEM), e.g. /etc/sidecar/certs/node1.key. Default: the key inside --cert, or --cert's "
-            + "path plus .key.",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Our private key (PEM), e.g. /etc/sidecar/certs/node1.key. Default: the key inside --cert, or --cert's "
+                + "path plus .key.",
+            valueName: "file"))
     var key: String?
 
-    @Option(help: ArgumentHelp(
-        "CA bundle (PEM) the server's certificate must chain to, e.g. /etc/sidecar/certs/ca.pem. Required for "
-            + "HOST:PORT.",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "CA bundle (PEM) the server's certificate must chain to, e.g. /etc/sidecar/certs/ca.pem. Required for "
+                + "HOST:PORT.",
+            valueName: "file"))
     var ca: String?
 
-    @Option(help: ArgumentHelp(
-        "Name the server's certificate must carry (SAN DNS or IP, then CN), also sent as SNI, e.g. "
-            + "--server-name manager.example.com when probing by IP address. Default: the HOST of the target.",
-        valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Name the server's certificate must carry (SAN DNS or IP, then CN), also sent as SNI, e.g. "
+                + "--server-name manager.example.com when probing by IP address. Default: the HOST of the target.",
+            valueName: "name"))
     var serverName: String?
 
-    @Option(help: ArgumentHelp(
-        "Seconds allowed for the connect, the handshake, and (unix:) the answer, e.g. --timeout 2.5.",
-        valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds allowed for the connect, the handshake, and (unix:) the answer, e.g. --timeout 2.5.",
+            valueName: "seconds"))
     var timeout: Double = 5
 
     @Flag(

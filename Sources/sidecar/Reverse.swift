@@ -36,6 +36,8 @@ struct Reverse: AsyncParsableCommand {
     @Option(help: "CA bundle (PEM) every client certificate must chain to.")
     var ca: String?
 
+    @OptionGroup var allow: AllowOptions
+
     @OptionGroup var serve: ServeOptions
 
     func validate() throws {
@@ -44,7 +46,7 @@ struct Reverse: AsyncParsableCommand {
                 throw ValidationError("\(flag) is required (or give a configuration with -f)")
             }
             if connect.isEmpty { throw ValidationError("--connect is required (or give a configuration with -f)") }
-        } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil {
+        } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil || !allow.isEmpty {
             throw ValidationError("-f replaces --listen, --connect, --cert, --key, --ca: give one or the other")
         }
     }
@@ -53,7 +55,9 @@ struct Reverse: AsyncParsableCommand {
         let logger = serve.makeLogger()
         let source: ConfigurationSource
         if configPaths.isEmpty {
-            source = .flags(TunnelFlags(side: .reverse, listen: listen!, connect: connect, cert: cert!, key: key, ca: ca!))
+            var flags = TunnelFlags(side: .reverse, listen: listen!, connect: connect, cert: cert!, key: key, ca: ca!)
+            try allow.apply(to: &flags)
+            source = .flags(flags)
         } else {
             source = .files(configPaths)
         }

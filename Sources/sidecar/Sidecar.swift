@@ -35,3 +35,30 @@ struct ServeOptions: ParsableArguments {
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 import NIOCore
+
+/// `--allow-cn`, `--allow-dns`, `--allow-uri`, `--allow-ip`: which peer certificates the tunnel accepts.
+struct AllowOptions: ParsableArguments {
+    @Option(
+        name: .customLong("allow-cn"),
+        help: "Accept only peer certificates with one of these subject CNs (comma-separated; repeatable).")
+    var commonNames: [String] = []
+
+    @Option(
+        name: .customLong("allow-dns"), help: "...or a SAN DNS name in this list (a leading '*.' matches one label).")
+    var dnsNames: [String] = []
+
+    @Option(
+        name: .customLong("allow-uri"), help: "...or a SAN URI in this list (a '*' path segment matches one segment).")
+    var uris: [String] = []
+
+    @Option(
+        name: .customLong("allow-ip"), help: "...or a SAN IP address in this list of addresses and CIDR blocks.")
+    var ipAddresses: [String] = []
+
+    var isEmpty: Bool { commonNames.isEmpty && dnsNames.isEmpty && uris.isEmpty && ipAddresses.isEmpty }
+
+    /// Adds the lists to `flags`.
+    func apply(to flags: inout TunnelFlags) throws {
+        try flags.allow(cn: commonNames, dns: dnsNames, uri: uris, ip: ipAddresses)
+    }
+}

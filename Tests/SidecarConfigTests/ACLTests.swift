@@ -35,7 +35,6 @@ import Testing
         ("acl a src 10.0.0.0/40", "not an IP address or CIDR block"),
         ("acl a ssl_c_verify x", "not an integer pattern"),
         ("acl a ssl_c_s_dn(CN) -n x", "unsupported ACL flag '-n'"),
-        ("acl a ssl_fc_sni x", "'ssl_fc_sni' is not available yet"),
         ("acl a ssl_c_sha1,lower x", "converter 'lower' is not supported"),
         ("tcp-request session reject if nope", "unknown ACL 'nope'"),
         ("tcp-request session reject if {ssl_c_used}", "braces must be separate words"),

@@ -195,15 +195,15 @@ struct ErrorTests {
             line: 4
         ),
         ErrorCase(
-            name: "acl",
-            text: config(frontend: ["acl ok ssl_c_used"]),
-            message: "ACLs are not supported yet",
+            name: "acl with an unsupported fetch",
+            text: config(frontend: ["acl ok req.len 10"]),
+            message: "unknown or unsupported fetch 'req.len'",
             line: 4
         ),
         ErrorCase(
-            name: "tcp-request",
-            text: config(frontend: ["tcp-request session reject"]),
-            message: "'tcp-request' rules are not supported yet",
+            name: "tcp-request content",
+            text: config(frontend: ["tcp-request content reject"]),
+            message: "'tcp-request content' is not supported",
             line: 4
         ),
         ErrorCase(

@@ -43,7 +43,8 @@ final class BackendFixture: Sendable {
             name: "be", servers: echoes.enumerated().map { server($0, $1.path) }, location: .commandLine("test"))
         backend(&backendModel)
         var frontendModel = Frontend(
-            name: "fe", binds: [Bind(address: .unix(path: workspace.path("front.sock")), location: .commandLine("test"))],
+            name: "fe",
+            binds: [Bind(address: .unix(path: workspace.path("front.sock")), location: .commandLine("test"))],
             defaultBackend: "be", location: .commandLine("test"))
         frontend(&frontendModel)
         var globalModel = Global()

@@ -19,22 +19,29 @@ import Testing
         // While the check has not noticed yet, connections fail over to the others: none fails.
         #expect(try await fixture.roundTrips(20) == 0)
         // NIO removes the socket file on close: the check sees "No such file or directory".
-        let down = try await fixture.logs.waitFor("server be/s2 is DOWN", "Layer4 connection problem", timeout: .seconds(5))
+        let down = try await fixture.logs.waitFor(
+            "server be/s2 is DOWN", "Layer4 connection problem", timeout: .seconds(5))
         // fall 2 × inter 100 ms, plus the first check's spread and scheduling slack.
         #expect(ContinuousClock.now - killed < .seconds(2))
         #expect(down.contains("2 active and 0 backup servers left"))
         #expect(!fixture.backendPlan.balancer.isUp(1))
-        let attemptsOnS2 = fixture.logs.all.filter { $0.contains("cannot connect to server") && $0.contains("server=s2") }
+        let attemptsOnS2 = fixture.logs.all.filter {
+            $0.contains("cannot connect to server") && $0.contains("server=s2")
+        }
         #expect(try await fixture.roundTrips(30) == 0)
-        #expect(fixture.logs.all.filter { $0.contains("cannot connect to server") && $0.contains("server=s2") } == attemptsOnS2)
+        #expect(
+            fixture.logs.all.filter { $0.contains("cannot connect to server") && $0.contains("server=s2") }
+                == attemptsOnS2)
 
-        let servedBefore = fixture.logs.all.filter { $0.contains("connection closed") && $0.contains("server=be/s2") }.count
+        let servedBefore = fixture.logs.all.filter { $0.contains("connection closed") && $0.contains("server=be/s2") }
+            .count
         let restarted = try await fixture.restart(1)
         let up = try await fixture.logs.waitFor("server be/s2 is UP", timeout: .seconds(5))
         #expect(up.contains("3 active and 0 backup servers online"))
         #expect(try await fixture.roundTrips(30) == 0)
         try await eventually("the restarted server gets traffic") {
-            fixture.logs.all.filter { $0.contains("connection closed") && $0.contains("server=be/s2") }.count > servedBefore
+            fixture.logs.all.filter { $0.contains("connection closed") && $0.contains("server=be/s2") }.count
+                > servedBefore
         }
         await fixture.shutdown(extra: [restarted])
     }
@@ -45,7 +52,8 @@ import Testing
         let logs = LogCapture()
         // A TLS server (a reverse proxy) presenting a certificate from the trusted CA that expired yesterday.
         let issuer = CertificateIssuer(
-            authority: try CertificateAuthority(certificateFile: workspace.pki.caCertificate, keyFile: workspace.pki.caKey))
+            authority: try CertificateAuthority(
+                certificateFile: workspace.pki.caCertificate, keyFile: workspace.pki.caKey))
         let expired = try issuer.issueLeaf(
             commonName: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"],
             validity: CertificateValidity(notBefore: Date() - 30 * 86_400, notAfter: Date() - 86_400),
@@ -60,12 +68,19 @@ import Testing
                     frontends: [
                         Frontend(
                             name: "rev",
-                            binds: [Bind(address: .tcp(host: "127.0.0.1", port: 0), tls: reverseTLS, location: .commandLine("t"))],
+                            binds: [
+                                Bind(
+                                    address: .tcp(host: "127.0.0.1", port: 0), tls: reverseTLS,
+                                    location: .commandLine("t"))
+                            ],
                             defaultBackend: "rev", location: .commandLine("t"))
                     ],
                     backends: [
                         Backend(
-                            name: "rev", servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))],
+                            name: "rev",
+                            servers: [
+                                Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))
+                            ],
                             location: .commandLine("t"))
                     ])), group: group, logger: LogCapture().logger)
         let port = reverse.boundAddresses[0].port!
@@ -74,7 +89,10 @@ import Testing
                 configuration: Configuration(
                     frontends: [
                         Frontend(
-                            name: "fwd", binds: [Bind(address: .unix(path: workspace.path("fwd.sock")), location: .commandLine("t"))],
+                            name: "fwd",
+                            binds: [
+                                Bind(address: .unix(path: workspace.path("fwd.sock")), location: .commandLine("t"))
+                            ],
                             defaultBackend: "fwd", location: .commandLine("t"))
                     ],
                     backends: [
@@ -83,7 +101,8 @@ import Testing
                             servers: [
                                 Server(
                                     name: "mgr", address: .tcp(host: "127.0.0.1", port: port), tls: workspace.serverTLS,
-                                    check: true, inter: .milliseconds(100), rise: 1, fall: 1, location: .commandLine("t"))
+                                    check: true, inter: .milliseconds(100), rise: 1, fall: 1,
+                                    location: .commandLine("t"))
                             ], location: .commandLine("t"))
                     ])), group: group, logger: logs.logger)
         let line = try await logs.waitFor("server fwd/mgr is DOWN", "expired", timeout: .seconds(5))

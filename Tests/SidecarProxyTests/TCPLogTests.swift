@@ -66,7 +66,9 @@ import Testing
         await client.close()
         let line = try #require(TCPLogLine(logMessage(try await fixture.logs.waitFor(" fe be/s1 "))))
         #expect(line.clientIP == "unix" && line.clientPort == "1")
-        #expect(line.date.wholeMatch(of: #/\d{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}/#) != nil)
+        #expect(
+            line.date.wholeMatch(
+                of: #/\d{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}/#) != nil)
         #expect(line.frontend == "fe")
         #expect(line.backend == "be" && line.server == "s1")
         #expect(line.tw == 0 && line.tc >= 0 && line.tt >= line.tc)
@@ -114,7 +116,10 @@ import Testing
                     ],
                     backends: [
                         Backend(
-                            name: "rev", servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))],
+                            name: "rev",
+                            servers: [
+                                Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))
+                            ],
                             location: .commandLine("t"))
                     ])), group: group, logger: logs.logger)
         let port = reverse.boundAddresses[0].port!
@@ -127,14 +132,21 @@ import Testing
                     configuration: Configuration(
                         frontends: [
                             Frontend(
-                                name: name, binds: [Bind(address: .unix(path: workspace.path("\(name).sock")), location: .commandLine("t"))],
+                                name: name,
+                                binds: [
+                                    Bind(
+                                        address: .unix(path: workspace.path("\(name).sock")),
+                                        location: .commandLine("t"))
+                                ],
                                 defaultBackend: name, location: .commandLine("t"))
                         ],
                         backends: [
                             Backend(
                                 name: name,
                                 servers: [
-                                    Server(name: "rev", address: .tcp(host: "127.0.0.1", port: port), tls: tls, location: .commandLine("t"))
+                                    Server(
+                                        name: "rev", address: .tcp(host: "127.0.0.1", port: port), tls: tls,
+                                        location: .commandLine("t"))
                                 ], location: .commandLine("t"))
                         ])), group: group, logger: LogCapture().logger)
         }
@@ -154,7 +166,11 @@ import Testing
         let refused = try await CollectingClient.connect(unixPath: workspace.path("expired.sock"), group: group)
         try await eventually("refused", timeout: .seconds(5)) { refused.ended }
         let failure = logMessage(try await logs.waitFor("rev/mtls: SSL client certificate not trusted"))
-        #expect(failure.wholeMatch(of: #/127\.0\.0\.1:\d+ \[[^\]]+\] rev/mtls: SSL client certificate not trusted \(.*expired.*\), subject: .*CN ?= ?client.*/#) != nil)
+        #expect(
+            failure.wholeMatch(
+                of:
+                    #/127\.0\.0\.1:\d+ \[[^\]]+\] rev/mtls: SSL client certificate not trusted \(.*expired.*\), subject: .*CN ?= ?client.*/#
+            ) != nil)
         await expired.stopListening()
         await good.stopListening()
         await reverse.stopListening()

@@ -25,10 +25,12 @@ import Testing
             ],
             backends: [
                 Backend(
-                    name: "rev", servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))],
+                    name: "rev",
+                    servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))],
                     location: .commandLine("t"))
             ])
-        let proxy = try await Proxy.start(plan: ProxyPlan(configuration: configuration), group: group, logger: logs.logger)
+        let proxy = try await Proxy.start(
+            plan: ProxyPlan(configuration: configuration), group: group, logger: logs.logger)
         #expect(proxy.plan.frontends[0].binds[0].handshakeTimeout == .milliseconds(300))
         let started = ContinuousClock.now
         let client = try await TCPProbeClient.connect(port: proxy.boundAddresses[0].port!, group: group)

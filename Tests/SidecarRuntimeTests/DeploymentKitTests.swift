@@ -98,7 +98,8 @@ struct DeploymentKitTests {
     @Test func fileContextsUseOnlyTypesThePolicyDeclares() throws {
         let policy = try Self.read("selinux/sidecar.te")
         for context in try Self.fileContexts() {
-            #expect(policy.contains("type \(context.type);"), "sidecar.fc uses \(context.type), not declared in sidecar.te")
+            #expect(
+                policy.contains("type \(context.type);"), "sidecar.fc uses \(context.type), not declared in sidecar.te")
         }
     }
 
@@ -121,9 +122,11 @@ struct DeploymentKitTests {
         for path in Self.values("ReadOnlyPaths", in: unit) {
             #expect(try Self.selinuxType(of: path) == "sidecar_conf_t", "\(unitName): ReadOnlyPaths=\(path)")
         }
-        for path in Self.values("ReadWritePaths", in: unit) + Self.values("RuntimeDirectory", in: unit).map({
-            "/run/\($0)"
-        }) {
+        for path in Self.values("ReadWritePaths", in: unit)
+            + Self.values("RuntimeDirectory", in: unit).map({
+                "/run/\($0)"
+            })
+        {
             #expect(try Self.selinuxType(of: path) == "sidecar_runtime_t", "\(unitName): \(path)")
         }
     }
@@ -206,11 +209,13 @@ struct DeploymentKitTests {
         (forwardExample, "sidecar.service", "sidecar.socket"),
         (reverseExample, "sidecar-reverse.service", "sidecar-reverse.socket"),
     ])
-    func exampleInstructionsNameTheUnitsDirectoryAndSocketName(example: String, service: String, socket: String) throws {
+    func exampleInstructionsNameTheUnitsDirectoryAndSocketName(example: String, service: String, socket: String) throws
+    {
         let text = try Self.read(example)
         let unitDirectory = try #require(
             Self.values("ExecStart", in: try Self.unit(service)).compactMap(Self.configDirectory).first)
-        for line in text.split(separator: "\n") where line.contains("sidecar forward -f") || line.contains("sidecar reverse -f")
+        for line in text.split(separator: "\n")
+        where line.contains("sidecar forward -f") || line.contains("sidecar reverse -f")
             || line.contains("sidecar check -f")
         {
             #expect(Self.configDirectory(of: String(line)) == unitDirectory, "\(example): '\(line)' vs \(service)")

@@ -29,8 +29,10 @@ struct ProbeTests {
         #expect(text.contains("server name: 'localhost' matches the certificate"))
         #expect(text.contains("our certificate: accepted"))
         #expect(text.contains("round trip: TCP connect"))
-        #expect(output.lines.last == "OK: mutual TLS with 127.0.0.1:2021 works".replacingOccurrences(
-            of: "2021", with: "\(reverse.port)"))
+        #expect(
+            output.lines.last
+                == "OK: mutual TLS with 127.0.0.1:2021 works".replacingOccurrences(
+                    of: "2021", with: "\(reverse.port)"))
     }
 
     @Test func probeRefusesAReverseSidecarWithAnExpiredCertificate() async throws {
