@@ -13,6 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 STEPS=(
     step_install_packages
+    step_format
+    step_selinux
     step_build
     step_test
 )
@@ -31,6 +33,7 @@ PACKAGES=(
     "libglib2.0-bin:gdbus"  # GDBus client
     "socat:socat"
     "haproxy:haproxy"       # the other side of the tunnel in interoperability tests
+    "python3:python3"       # the MemoryDenyWriteExecute check (prctl) in the end-to-end tests
 )
 
 say() { printf '==> %s\n' "$*"; }
@@ -64,6 +67,19 @@ step_install_packages() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" </dev/null
+}
+
+step_format() {
+    # swift-format ships with the toolchain; .swift-format holds the style (4 spaces, 120 columns).
+    say "swift format lint --strict"
+    swift format lint --strict --recursive Sources Tests Package.swift </dev/null
+}
+
+step_selinux() {
+    # Builds selinux/sidecar.pp with Debian's refpolicy headers (installs selinux-policy-dev if missing);
+    # any warning fails the build.
+    say "SELinux policy module"
+    scripts/selinux-build.sh </dev/null || die "SELinux module build failed"
 }
 
 step_build() {

@@ -3,7 +3,7 @@ import NIOCore
 import SidecarTLS
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What one finished connection logs, and the three ways of writing it:

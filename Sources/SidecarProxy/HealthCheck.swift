@@ -6,7 +6,7 @@ import SidecarConfig
 import SidecarTLS
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// HAProxy's `check` for one server: every `inter`, a TCP connect (plain server) or a TCP connect and a full

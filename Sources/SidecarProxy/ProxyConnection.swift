@@ -5,7 +5,7 @@ import SidecarConfig
 import SidecarTLS
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One proxied connection from accept to the last close: picks and connects a server (with failover),

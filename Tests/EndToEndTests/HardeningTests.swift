@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+/// The units set `MemoryDenyWriteExecute=yes`. systemd enforces it with seccomp; the kernel's own form of the
+/// same rule is `prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN)`, which a wrapper sets before exec-ing sidecar.
+/// If the Swift runtime, Foundation or OpenSSL needed writable-and-executable memory, a mapping would fail.
+@Suite struct HardeningTests {
+    /// Runs `arguments` under PR_SET_MDWE (65) with PR_MDWE_REFUSE_EXEC_GAIN (1), inherited across exec.
+    private static let mdweWrapper = """
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(65, 1, 0, 0, 0) != 0:
+            sys.exit("prctl(PR_SET_MDWE) failed: errno %d" % ctypes.get_errno())
+        os.execv(sys.argv[1], sys.argv[1:])
+        """
+
+    @Test func tunnelWorksWithMemoryDenyWriteExecute() async throws {
+        try await withScenario { scenario in
+            let python = try Harness.tool("python3", package: "python3")
+            let pki = try await scenario.makePKI()
+            let echo = try scenario.startEchoServer()
+            let port = try Harness.freePort()
+            let sidecar = try Harness.sidecarBinary().path
+            let reverse = try scenario.start(
+                "reverse-mdwe", python,
+                [
+                    "-c", Self.mdweWrapper, sidecar, "reverse", "--listen", "127.0.0.1:\(port)", "--connect",
+                    "unix:" + echo.path, "--cert", pki.certificate("manager"), "--key", pki.key("manager"), "--ca",
+                    pki.ca,
+                ])
+            try await reverse.waitForLine(containing: ["info ready"])
+            let socketPath = scenario.path("mdwe.sock")
+            let forward = try scenario.start(
+                "forward-mdwe", python,
+                [
+                    "-c", Self.mdweWrapper, sidecar, "forward", "--listen", "unix:" + socketPath, "--connect",
+                    "127.0.0.1:\(port)", "--cert", pki.certificate("node1"), "--key", pki.key("node1"), "--ca", pki.ca,
+                    "--server-name", "localhost",
+                ])
+            try await forward.waitForLine(containing: ["info ready"])
+            let client = try UnixSocketClient(path: socketPath)
+            try client.send("no W+X memory needed\n")
+            try await client.receive(until: "no W+X memory needed\n")
+            client.close()
+            try await reverse.waitForLine(containing: ["connection closed", "/CN=node1"])
+        }
+    }
+}
