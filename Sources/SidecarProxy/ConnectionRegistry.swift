@@ -7,6 +7,8 @@ import NIOCore
 /// Shared by all connections, so guarded by a lock; touched twice per connection (open and close).
 public final class ConnectionRegistry: Sendable {
     private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+    /// Traffic counters and live sessions for the runtime API; shared by every generation, like the registry.
+    public let statistics = TrafficStatistics()
 
     public init() {}
 

@@ -95,6 +95,8 @@ public final class Proxy: Sendable {
             // Only once every new socket is bound do reused listeners switch to the new plan.
             for (listener, frontend, bind) in result where !opened.contains(where: { $0 === listener }) {
                 try listener.update(frontend: frontend, bind: bind)
+                // A listener holding accepts at the old plan's limits re-checks against the new plan's.
+                listener.channel.read()
             }
         } catch {
             for listener in opened { await listener.close() }

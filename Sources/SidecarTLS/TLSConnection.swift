@@ -23,7 +23,9 @@ final class TLSConnection {
     private let ssl: OpaquePointer
     private let allocator: ByteBufferAllocator
     /// Received ciphertext not yet taken by OpenSSL.
-    private var inbound: ByteBuffer?
+    /// Usually one buffer; a second arrives while a record that began in the first is incomplete. Queued
+    /// rather than appended, so a large read that follows a partial record is never copied.
+    private var inbound = CircularBuffer<ByteBuffer>(initialCapacity: 2)
     /// The peer closed TCP: the BIO reports end of file instead of "retry".
     private var inboundEOF = false
     /// Ciphertext OpenSSL produced, not yet written to the socket.
@@ -102,11 +104,8 @@ final class TLSConnection {
 
     /// Queues received ciphertext for OpenSSL.
     func feed(_ buffer: inout ByteBuffer) {
-        if inbound == nil || inbound!.readableBytes == 0 {
-            inbound = buffer
-        } else {
-            inbound!.writeBuffer(&buffer)
-        }
+        guard buffer.readableBytes > 0 else { return }
+        inbound.append(buffer)
     }
 
     /// The peer closed TCP; OpenSSL will see end of file once the queued bytes are consumed.
@@ -154,6 +153,12 @@ final class TLSConnection {
     /// consumes everything in one call unless the connection failed.
     func write(_ buffer: ByteBuffer) -> Outcome {
         guard buffer.readableBytes > 0 else { return .done }
+        if outbound == nil {
+            // Room for the records this write makes (at most 16 KiB of plaintext each, plus header, tag and
+            // padding), so encrypting a large write never regrows and copies the buffer.
+            let records = buffer.readableBytes / (16 * 1024) + 1
+            outbound = allocator.buffer(capacity: buffer.readableBytes + records * 64)
+        }
         OpenSSLErrorQueue.clear()
         let result = buffer.withUnsafeReadableBytes { bytes in
             SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
@@ -299,24 +304,29 @@ final class TLSConnection {
 
     fileprivate func bioRead(into destination: UnsafeMutablePointer<CChar>, count: Int32, bio: OpaquePointer) -> Int32 {
         COpenSSLShims_BIO_clear_retry_flags(bio)
-        guard let available = inbound?.readableBytes, available > 0 else {
+        guard !inbound.isEmpty else {
             if inboundEOF { return 0 }
             COpenSSLShims_BIO_set_retry_read(bio)
             return -1
         }
-        let taken = min(Int(count), available)
-        inbound!.readWithUnsafeReadableBytes { bytes in
+        // One copy, from NIO's buffer into OpenSSL's record buffer; a record split across two buffers is
+        // read in two calls.
+        let taken = min(Int(count), inbound[inbound.startIndex].readableBytes)
+        inbound[inbound.startIndex].readWithUnsafeReadableBytes { bytes in
             UnsafeMutableRawPointer(destination).copyMemory(from: bytes.baseAddress!, byteCount: taken)
             return taken
         }
+        // Let go of a drained buffer at once: an idle connection must not keep its last read alive.
+        if inbound[inbound.startIndex].readableBytes == 0 { inbound.removeFirst() }
         return Int32(taken)
     }
 
     fileprivate func bioWrite(from source: UnsafePointer<CChar>, count: Int32) -> Int32 {
         let length = Int(count)
         if outbound == nil {
-            // Room for a full record plus overhead, so a burst of records rarely reallocates.
-            outbound = allocator.buffer(capacity: max(length, 16 * 1024 + 256))
+            // Sized for what OpenSSL writes first (one record, or the handshake flight); a burst of records
+            // grows it geometrically.
+            outbound = allocator.buffer(capacity: max(length, 512))
         }
         outbound!.writeBytes(UnsafeRawBufferPointer(start: source, count: length))
         return count

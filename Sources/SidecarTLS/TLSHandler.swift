@@ -121,8 +121,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             connection.feed(&buffer)
             advanceHandshake(context: context)
         case .active, .outputClosed:
+            let fed = buffer.readableBytes
             connection.feed(&buffer)
-            decrypt(context: context)
+            decrypt(context: context, expecting: fed)
         case .idle, .inputClosed, .closed:
             // Nothing may follow close_notify; bytes after a failure are dropped.
             break
@@ -201,9 +202,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Decrypts everything OpenSSL can from what was fed, passing plaintext up in as few buffers as fit.
-    private func decrypt(context: ChannelHandlerContext) {
+    ///
+    /// - Parameter expecting: ciphertext bytes just fed. Without read-ahead OpenSSL buffers no more than the
+    ///   record in progress, so the plaintext fits in that many bytes: small messages get small buffers.
+    private func decrypt(context: ChannelHandlerContext, expecting: Int = 16 * 1024) {
         guard let connection else { return }
-        var plaintext = context.channel.allocator.buffer(capacity: 16 * 1024)
+        var plaintext = context.channel.allocator.buffer(capacity: max(expecting, 64))
         loop: while true {
             if plaintext.writableBytes == 0 {
                 producedPlaintext = true

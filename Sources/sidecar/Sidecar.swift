@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import SidecarRuntime
 
@@ -19,11 +20,11 @@ struct Sidecar: AsyncParsableCommand {
 
 /// Options every serving subcommand shares.
 struct ServeOptions: ParsableArguments {
-    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
-    var logLevel: Logger.Level = .info
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical (default: $SIDECAR_LOG_LEVEL, else info).")
+    var logLevel: Logger.Level = ProcessInfo.processInfo.environment["SIDECAR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
-    @Option(help: "Event loop threads (default: one per CPU core).")
-    var threads: Int = System.coreCount
+    @Option(help: "Event loop threads (default: $SIDECAR_THREADS, else one per CPU core).")
+    var threads: Int = ProcessInfo.processInfo.environment["SIDECAR_THREADS"].flatMap(Int.init).map { max($0, 1) } ?? System.coreCount
 
     func makeLogger() -> Logger {
         let level = logLevel
