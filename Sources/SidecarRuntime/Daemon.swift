@@ -59,6 +59,15 @@ public final class Daemon: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
+        var stats: StatsSockets
+        do {
+            stats = try await StatsSockets.start(
+                configuration.global.statsSockets, api: RuntimeAPI(proxy: proxy), group: group, logger: logger)
+        } catch {
+            await proxy.stopListening()
+            try? await group.shutdownGracefully()
+            throw error
+        }
         let watchdog = startWatchdog()
         defer { watchdog?.cancel() }
         notifier.ready(status: summary(proxy, "serving"))
@@ -75,6 +84,8 @@ public final class Daemon: Sendable {
                     logCertificateFindings(nextPlan)
                     let nextDescriptors = try SocketActivation.assign(inherited, to: next)
                     proxy = try await proxy.reload(to: nextPlan, descriptors: nextDescriptors, logger: logger)
+                    stats = await stats.reload(
+                        to: next.global.statsSockets, adopting: proxy, group: group, logger: logger)
                     configuration = next
                     logger.info("reloaded", metadata: ["frontends": "\(nextPlan.frontends.count)"])
                     notifier.ready(status: summary(proxy, "reloaded"))
@@ -90,6 +101,8 @@ public final class Daemon: Sendable {
             logger.info("stopping", metadata: ["signal": "\(name)", "connections": "\(proxy.registry.count)"])
             await proxy.stopListening()
             await drain(proxy.registry, limit: configuration.global.hardStopAfter)
+            // The stats socket stays up during the drain, so an operator can watch the sessions leave.
+            await stats.close()
             break
         }
         SignalStream.stop()

@@ -103,14 +103,16 @@ final class EchoServer: Sendable {
 
     var accepted: Int { acceptedBox.withLockedValue { $0 } }
 
-    static func start(path: String, group: any EventLoopGroup) async throws -> EchoServer {
+    /// - Parameter closesAfterInput: after the client's EOF, finish echoing and close (true), or keep the
+    ///   connection open, half-closed, until the other side closes it (false).
+    static func start(path: String, group: any EventLoopGroup, closesAfterInput: Bool = true) async throws -> EchoServer {
         let accepted = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 accepted.withLockedValue { $0 += 1 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler())
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(closesAfterInput: closesAfterInput))
                 }
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
@@ -128,12 +130,14 @@ final class EchoServer: Sendable {
     private final class EchoHandler: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
+        let closesAfterInput: Bool
+        init(closesAfterInput: Bool) { self.closesAfterInput = closesAfterInput }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             context.write(data, promise: nil)
         }
         func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-            if let event = event as? ChannelEvent, case .inputClosed = event {
+            if let event = event as? ChannelEvent, case .inputClosed = event, closesAfterInput {
                 // NIO turns an output close after input EOF into a full close that drops pending writes, so
                 // close only once an empty write (queued behind the echoes) has completed.
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

@@ -137,3 +137,38 @@ extension LogCapture {
         throw CancellationError()
     }
 }
+
+/// `timeout client-fin`: once the client has finished sending, a server that never finishes does not hold
+/// the connection forever.
+@Suite struct HalfClosedTimeoutTests {
+    @Test func halfClosedConnectionIsClosedAtClientFin() async throws {
+        let workspace = try Workspace()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let logs = LogCapture()
+        let holder = try await EchoServer.start(path: workspace.path("hold.sock"), group: group, closesAfterInput: false)
+        let configuration = Configuration(
+            frontends: [
+                Frontend(
+                    name: "fwd", binds: [Bind(address: .unix(path: workspace.path("in.sock")), location: .commandLine("t"))],
+                    defaultBackend: "fwd", timeouts: Timeouts(clientFin: .milliseconds(300)), location: .commandLine("t"))
+            ],
+            backends: [
+                Backend(
+                    name: "fwd", servers: [Server(name: "hold", address: .unix(path: holder.path), location: .commandLine("t"))],
+                    location: .commandLine("t"))
+            ])
+        let proxy = try await Proxy.start(plan: ProxyPlan(configuration: configuration), group: group, logger: logs.logger)
+        let client = try await CollectingClient.connect(unixPath: workspace.path("in.sock"), group: group)
+        try await client.send(ByteBuffer(string: "last words"))
+        try await eventually("echo") { client.received.readableBytes == 10 }
+        let finishedAt = ContinuousClock.now
+        try await client.shutdownOutput()
+        try await eventually("closed at client-fin", timeout: .seconds(3)) { client.ended }
+        let waited = ContinuousClock.now - finishedAt
+        #expect(waited >= .milliseconds(250) && waited < .seconds(2), "closed after \(waited)")
+        try await logs.waitFor("connection closed", "timeout")
+        await proxy.stopListening()
+        await holder.close()
+        try await group.shutdownGracefully()
+    }
+}

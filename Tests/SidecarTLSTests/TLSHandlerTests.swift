@@ -27,6 +27,24 @@ import Testing
         #expect(pair.clientEvents.errors.isEmpty && pair.serverEvents.errors.isEmpty)
     }
 
+    @Test func tls12HandshakeDataAndCloseNotify() throws {
+        var clientSettings = pair(clientOf: pki)
+        clientSettings.maxVersion = .tls12
+        let pair = try TLSPair(
+            clientContext: TLSContext(settings: clientSettings, role: .client),
+            serverContext: TLSContext(settings: pair(serverOf: pki), role: .server))
+        try pair.interact()
+        #expect(pair.clientEvents.handshake?.protocolVersion == "TLSv1.2")
+        #expect(pair.serverEvents.handshake?.peerCertificate?.commonNames == ["client"])
+        pair.client.writeAndFlush(ByteBuffer(string: "over TLS 1.2"), promise: nil)
+        try pair.interact(chunkSize: 7)
+        #expect(pair.serverEvents.received == "over TLS 1.2")
+        pair.client.close(mode: .output, promise: nil)
+        try pair.interact()
+        #expect(pair.serverEvents.inputClosed)
+        #expect(pair.serverEvents.errors.isEmpty && pair.clientEvents.errors.isEmpty)
+    }
+
     @Test func bytesCrossBothWaysWhenRecordsArriveOneByteAtATime() throws {
         let pair = try TLSPair(pki: pki)
         pair.client.writeAndFlush(ByteBuffer(string: "\0AUTH EXTERNAL\r\nDATA\r\nBEGIN\r\n"), promise: nil)

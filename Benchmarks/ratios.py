@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Reads the harness's summary.txt and prints the performance goals as sidecar/HAProxy ratios (medians)."""
+import collections
+import statistics
+import sys
+
+values = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+    if {"system", "metric", "value"} <= fields.keys():
+        try:
+            values[(fields["system"], fields["metric"])].append(float(fields["value"]))
+        except ValueError:
+            pass
+
+
+def median(system, metric):
+    data = values.get((system, metric))
+    return (statistics.median(data), min(data), max(data)) if data else None
+
+
+def summed(system, metrics):
+    parts = [median(system, m) for m in metrics]
+    if any(p is None for p in parts):
+        return None
+    return tuple(sum(p[i] for p in parts) for i in range(3))
+
+
+GOALS = [
+    ("CPU-s per GB streamed, 1 connection (fwd+rev)", ["tput_c1_cpu_s_per_gb_fwd", "tput_c1_cpu_s_per_gb_rev"], "le", 0.5),
+    ("CPU µs per 256 B round trip, 16 connections (fwd+rev)", ["lat_c16_cpu_us_per_rt_fwd", "lat_c16_cpu_us_per_rt_rev"], "le", 0.8),
+    ("CPU µs per new connection, with resumption (fwd+rev)", ["connrate_cpu_us_per_conn_fwd", "connrate_cpu_us_per_conn_rev"], "le", 0.5),
+    ("RSS KiB per idle connection (fwd+rev)", ["idle_rss_kb_per_conn_fwd", "idle_rss_kb_per_conn_rev"], "le", 0.5),
+    ("throughput MB/s, 1 connection", ["tput_c1_mb_per_s"], "ge", 2.0),
+]
+
+
+def fmt(triple):
+    if triple is None:
+        return "–"
+    med, low, high = triple
+    return f"{med:,.3g} [{low:,.3g}–{high:,.3g}]"
+
+
+print("| figure | HAProxy 2.6 | sidecar | ratio | goal | met |")
+print("|---|---|---|---|---|---|")
+for label, metrics, direction, goal in GOALS:
+    haproxy, sidecar = summed("haproxy", metrics), summed("sidecar", metrics)
+    ratio = sidecar[0] / haproxy[0] if haproxy and sidecar and haproxy[0] else None
+    met = "–" if ratio is None else ("yes" if (ratio <= goal if direction == "le" else ratio >= goal) else "no")
+    goal_text = ("≤ " if direction == "le" else "≥ ") + f"{goal}×"
+    print(f"| {label} | {fmt(haproxy)} | {fmt(sidecar)} | {'–' if ratio is None else f'{ratio:.2f}×'} | {goal_text} | {met} |")
+full = summed("haproxy-noresume", ["connrate_cpu_us_per_conn_fwd", "connrate_cpu_us_per_conn_rev"])
+print()
+print(f"HAProxy full-handshake CPU µs per connection (fwd+rev): {fmt(full)}; sidecar has no flag to turn resumption off "
+      "from the command line, so its full-handshake row is not measured here.")

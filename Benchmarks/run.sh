@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Benchmarks/run.sh: sidecar beside a direct Unix socket and HAProxy 2.6 on this machine, through the shared
+# harness (../shared/bench): builds sidecar in release mode, runs direct, haproxy and sidecar interleaved for
+# ROUNDS rounds (default 3) plus full-handshake connection-rate rounds, and writes a markdown table of medians
+# [min-max] with the sidecar/HAProxy ratios of the performance goals.
+#
+#   Benchmarks/run.sh                 # full session, about 8 minutes on 2 cores
+#   ROUNDS=1 QUICK=1 Benchmarks/run.sh   # a smaller smoke run
+#
+# Per-core comparison: HAProxy runs with nbthread 1 (the harness's setting), sidecar with SIDECAR_THREADS=1.
+# Per-connection logging is off on both (sidecar: SIDECAR_LOG_LEVEL=warning).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED=${SHARED:-$ROOT/../shared}
+BENCH=$SHARED/bench
+if [[ ! -x $BENCH/runall.sh ]]; then
+    cat >&2 <<MSG
+Benchmarks/run.sh needs the benchmark harness at $BENCH (runall.sh, run.sh, tunnelbench.c).
+It lives in the steering repository's shared/ folder: check it out beside this repository (so that
+../shared/bench exists), or point SHARED at a copy: SHARED=/path/to/shared Benchmarks/run.sh
+MSG
+    exit 2
+fi
+for tool in haproxy python3 cc taskset; do
+    command -v "$tool" >/dev/null || { echo "Benchmarks/run.sh: '$tool' is missing (apt-get install haproxy python3 gcc util-linux)" >&2; exit 2; }
+done
+
+SCRATCH=${SCRATCH:-$ROOT/.build-release}
+echo "==> swift build -c release"
+(cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar)
+export SIDECAR=$SCRATCH/release/sidecar SIDECAR_THREADS=${SIDECAR_THREADS:-1} SIDECAR_LOG_LEVEL=${SIDECAR_LOG_LEVEL:-warning}
+if [[ -n ${QUICK:-} ]]; then
+    export LAT_COUNT=5000 TPUT_BYTES=512M CONN_COUNT=600 IDLE_CONNS=300
+fi
+SESSION=${SESSION:-$ROOT/Benchmarks/results/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$SESSION"
+SYSTEMS="direct haproxy sidecar" NORESUME_SYSTEMS="haproxy" ROUNDS=${ROUNDS:-3} SESSION=$SESSION \
+    "$BENCH/runall.sh"
+python3 "$ROOT/Benchmarks/ratios.py" "$SESSION/summary.txt" >"$SESSION/ratios.md"
+cat "$SESSION/ratios.md"
+echo "full table: $SESSION/results.md"

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+/// Expiry awareness at start and in `sidecar check`: a certificate that expires within
+/// `cert-expiry-warning` days is a warning.
+@Suite struct CertificateExpiryTests {
+    @Test func soonExpiringCertificateIsAWarningAtStartAndInCheck() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: [
+                ("manager", ["--dns", "localhost", "--days", "10"]), ("node1", []),
+            ])
+            let echo = try scenario.startEchoServer()
+            let port = try Harness.freePort()
+            try FileManager.default.createDirectory(atPath: scenario.path("reverse.d"), withIntermediateDirectories: true)
+            try """
+            frontend manager
+                bind 127.0.0.1:\(port) ssl crt \(pki.certificate("manager")) verify required ca-file \(pki.ca)
+                default_backend local
+            backend local
+                server bus \(echo.path)
+
+            """.write(toFile: scenario.path("reverse.d/manager.cfg"), atomically: true, encoding: .utf8)
+            let check = try await scenario.runSidecar(["check", "-f", scenario.path("reverse.d"), "--mode", "reverse"])
+            #expect(check.exitStatus == 0, "\(check.transcript)")
+            #expect(check.stdout.contains("manager.cfg:2: warning:"), "\(check.transcript)")
+            #expect(check.stdout.contains("expires on"), "\(check.transcript)")
+            let reverse = try scenario.start(
+                "reverse", try Harness.sidecarBinary(), ["reverse", "-f", scenario.path("reverse.d"), "--threads", "1"])
+            try await reverse.waitForLine(containing: ["warning", "manager.pem", "expires on"])
+            try await reverse.waitForLine(containing: ["info ready"])
+        }
+    }
+}

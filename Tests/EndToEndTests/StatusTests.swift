@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+/// `stats socket` in a running `sidecar forward` and `sidecar status` against it: its table, its JSON, and its
+/// exit status for a healthy setup, for a backend with no server up, and for a socket that is not there.
+@Suite struct StatusTests {
+    @Test func statusReportsHealthAndExitsNonZeroWhenABackendIsDown() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI()
+            let echo = try scenario.startEchoServer()
+            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
+            let admin = scenario.path("admin.sock")
+            let agent = scenario.path("agent.sock")
+            try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
+            try """
+                global
+                    stats socket \(admin) mode 600 level admin
+                defaults
+                    timeout connect 5s
+                frontend agent
+                    bind \(agent)
+                    default_backend manager
+                backend manager
+                    server manager 127.0.0.1:\(reverse.port) ssl crt \(pki.certificate("node1")) ca-file \(pki.ca) verifyhost localhost
+
+                """.write(toFile: scenario.path("conf.d/agent.cfg"), atomically: true, encoding: .utf8)
+            let forward = try scenario.start(
+                "forward", try Harness.sidecarBinary(), ["forward", "-f", scenario.path("conf.d"), "--threads", "1"])
+            try await forward.waitForLine(containing: ["info ready"])
+            try await Harness.waitUntil("\(admin) exists", details: forward.transcript) { Scenario.isSocket(admin) }
+
+            let client = try UnixSocketClient(path: agent)
+            try client.send("hello through the tunnel\n")
+            try await client.receive(until: "hello through the tunnel")
+
+            let healthy = try await scenario.runSidecar(["status", "--socket", admin])
+            #expect(healthy.exitStatus == 0, "\(healthy.transcript)")
+            #expect(healthy.stdout.contains("agent"))
+            #expect(healthy.stdout.contains("  manager"))
+            #expect(healthy.stdout.contains(pki.certificate("node1")))
+            #expect(healthy.stdout.hasSuffix("\nOK\n"))
+
+            let json = try await scenario.runSidecar(["status", "--socket", admin, "--json"])
+            #expect(json.exitStatus == 0)
+            let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            #expect(object?["ok"] as? Bool == true)
+
+            let socat = try UnixSocketClient(path: admin)
+            try socat.send("disable server manager/manager\n")
+            try await socat.receiveUntilClosed()
+            socat.close()
+            let down = try await scenario.runSidecar(["status", "--socket", admin])
+            #expect(down.exitStatus == 2, "\(down.transcript)")
+            #expect(down.stdout.contains("PROBLEM: backend manager has no server up"))
+
+            let missing = try await scenario.runSidecar(["status", "--socket", scenario.path("nothing.sock")])
+            #expect(missing.exitStatus == 1)
+            #expect(missing.stderr.contains("cannot connect to stats socket"))
+
+            client.close()
+            forward.stop()
+            #expect(!FileManager.default.fileExists(atPath: admin))
+        }
+    }
+}
