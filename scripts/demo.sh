@@ -116,10 +116,10 @@ BUS="$WORK/bus.sock"
 FORWARD="$WORK/forward.sock"
 
 say "3/7 throwaway certificates in $PKI"
-"$SIDECAR" certs ca --out "$PKI" --cn "sidecar demo CA" --days 1
-"$SIDECAR" certs leaf --ca-cert "$PKI/ca.pem" --ca-key "$PKI/ca.key" --days 1 --out "$PKI" \
+"$SIDECAR" certs ca --out "$PKI" --cn "sidecar demo CA" --days 90
+"$SIDECAR" certs leaf --ca-cert "$PKI/ca.pem" --ca-key "$PKI/ca.key" --days 90 --out "$PKI" \
     --cn manager --dns localhost --ip 127.0.0.1
-"$SIDECAR" certs leaf --ca-cert "$PKI/ca.pem" --ca-key "$PKI/ca.key" --days 1 --out "$PKI" --cn node1
+"$SIDECAR" certs leaf --ca-cert "$PKI/ca.pem" --ca-key "$PKI/ca.key" --days 90 --out "$PKI" --cn node1
 
 say "4/7 dbus-daemon on $BUS"
 # Anyone may connect (EXTERNAL or ANONYMOUS, any uid): the reverse sidecar may run as another user than

@@ -79,6 +79,12 @@ public final class LiveSession: Sendable {
         statistics.backend(backend).connectFailed()
     }
 
+    /// The frontend's rules refused the client after its handshake (`dreq`).
+    func denied() { frontendCounters.requestDenied() }
+
+    /// The client's TLS handshake failed (`ereq`).
+    func handshakeFailed() { frontendCounters.handshakeFailed() }
+
     /// Closes the client connection (the server side follows): `shutdown sessions`.
     public func shutdown() {
         client.close(promise: nil)

@@ -86,7 +86,7 @@ public final class Proxy: Sendable {
                         "listening",
                         metadata: [
                             "frontend": "\(frontend.frontend.name)",
-                            "address": "\(Self.describe(listener.channel.localAddress) ?? "\(bind.bind.address)")",
+                            "address": "\(listener.createdPath ?? Self.describe(listener.channel.localAddress) ?? "\(bind.bind.address)")",
                             "tls": "\(bind.tls != nil)", "backend": "\(frontend.backend.backend.name)",
                             "inherited": "\(descriptors[bind.bind.address] != nil)",
                         ])

@@ -146,6 +146,8 @@ final class ProxyConnection {
                     "server": "\(serverName ?? "-")", "subject": "\(completed.peerCertificate?.subject ?? "-")",
                     "protocol": "\(completed.protocolVersion)", "resumed": "\(completed.sessionReused)",
                 ])
+            // The log's `subject` is the TLS peer's: the client's on a TLS listener, else the server's.
+            if peerCertificate == nil { peerCertificate = completed.peerCertificate }
             linkRelay(to: channel)
         default:
             break

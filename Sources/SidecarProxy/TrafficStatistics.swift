@@ -71,8 +71,10 @@ public final class TrafficStatistics: Sendable {
     /// Counts `session` on `server` of its backend once it relays to it.
     func relaying(_ session: LiveSession, to server: String) -> (backend: TrafficCounters, server: TrafficCounters) {
         let counters = state.withLockedValue { state in
-            (Self.counters(&state.backends, session.backend),
-             Self.counters(&state.servers, "\(session.backend)/\(server)"))
+            (
+                Self.counters(&state.backends, session.backend),
+                Self.counters(&state.servers, "\(session.backend)/\(server)")
+            )
         }
         counters.0.sessionOpened()
         counters.1.sessionOpened()
@@ -95,7 +97,7 @@ public final class TrafficStatistics: Sendable {
 }
 
 /// Cumulative counters of one frontend, backend or server (HAProxy's `stot`, `scur`, `smax`, `bin`, `bout`,
-/// `econ`). Atomics, so any event loop may count without a lock.
+/// `dreq`, `ereq`, `econ`). Atomics, so any event loop may count without a lock.
 public final class TrafficCounters: Sendable {
     private let total = ManagedAtomic<Int>(0)
     private let current = ManagedAtomic<Int>(0)
@@ -103,6 +105,8 @@ public final class TrafficCounters: Sendable {
     private let closedBytesIn = ManagedAtomic<Int>(0)
     private let closedBytesOut = ManagedAtomic<Int>(0)
     private let failedConnects = ManagedAtomic<Int>(0)
+    private let denied = ManagedAtomic<Int>(0)
+    private let failedHandshakes = ManagedAtomic<Int>(0)
 
     init() {}
 
@@ -114,9 +118,16 @@ public final class TrafficCounters: Sendable {
     public var sessionsMaximum: Int { maximum.load(ordering: .relaxed) }
     /// Bytes from clients (`bin`) and to clients (`bout`) of sessions already closed; `show stat` adds the
     /// open ones.
-    public var closedBytes: (in: Int, out: Int) { (closedBytesIn.load(ordering: .relaxed), closedBytesOut.load(ordering: .relaxed)) }
+    public var closedBytes: (in: Int, out: Int) {
+        (closedBytesIn.load(ordering: .relaxed), closedBytesOut.load(ordering: .relaxed))
+    }
     /// Failed connection attempts to a server (`econ`).
     public var connectionErrors: Int { failedConnects.load(ordering: .relaxed) }
+    /// Clients refused by the frontend's rules after their handshake (`dreq`: `tcp-request session reject`,
+    /// the peer allow-list).
+    public var deniedRequests: Int { denied.load(ordering: .relaxed) }
+    /// Client TLS handshakes that failed (`ereq`: no or untrusted certificate, timeout, garbage).
+    public var requestErrors: Int { failedHandshakes.load(ordering: .relaxed) }
 
     func sessionOpened() {
         total.wrappingIncrement(ordering: .relaxed)
@@ -136,4 +147,8 @@ public final class TrafficCounters: Sendable {
     }
 
     func connectFailed() { failedConnects.wrappingIncrement(ordering: .relaxed) }
+
+    func requestDenied() { denied.wrappingIncrement(ordering: .relaxed) }
+
+    func handshakeFailed() { failedHandshakes.wrappingIncrement(ordering: .relaxed) }
 }

@@ -62,13 +62,19 @@ public final class RuntimeAPI: Sendable {
         ("prompt", .user, "prompt                                  : toggle interactive mode with prompt"),
         ("quit", .user, "quit                                    : disconnect"),
         ("show info", .user, "show info                               : report information about the running process"),
-        ("show stat", .user, "show stat                               : report counters for each proxy and server (CSV)"),
+        (
+            "show stat", .user,
+            "show stat                               : report counters for each proxy and server (CSV)"
+        ),
         ("show servers state", .user, "show servers state [<backend>]          : dump volatile server information"),
         ("show sess", .operator, "show sess                               : report the list of current sessions"),
         ("show ssl cert", .operator, "show ssl cert [<crtfile>]               : display the SSL certificates used"),
         ("disable server", .admin, "disable server <bk>/<srv>               : disable a server for maintenance"),
         ("enable server", .admin, "enable server <bk>/<srv>                : enable a disabled server"),
-        ("set server", .admin, "set server <bk>/<srv> state|weight <v>  : change a server's state (ready|drain|maint) or weight"),
+        (
+            "set server", .admin,
+            "set server <bk>/<srv> state|weight <v>  : change a server's state (ready|drain|maint) or weight"
+        ),
         ("shutdown sessions", .admin, "shutdown sessions server <bk>/<srv>     : kill sessions on a server"),
     ]
 
@@ -142,7 +148,8 @@ public final class RuntimeAPI: Sendable {
         if let filter, !backends.contains(where: { $0.backend.name == filter }) {
             return "Can't find backend.\n\n"
         }
-        var text = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "
+        var text =
+            "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "
             + "srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health "
             + "srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord "
             + "srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n"
@@ -184,7 +191,8 @@ public final class RuntimeAPI: Sendable {
             let age = Int(now.timeIntervalSince(session.started))
             let bytes = session.bytes
             let proto = session.peer.hasPrefix("unix:") ? "unix_stream" : "tcpv4"
-            text += "0x\(String(session.id, radix: 16)): proto=\(proto) src=\(session.peer) fe=\(session.frontend) "
+            text +=
+                "0x\(String(session.id, radix: 16)): proto=\(proto) src=\(session.peer) fe=\(session.frontend) "
                 + "be=\(session.backend) srv=\(session.server ?? "<none>") age=\(Self.age(age)) "
                 + "bin=\(bytes.in) bout=\(bytes.out)"
                 + (session.subject.map { " subject=\"\($0)\"" } ?? "") + "\n"
@@ -289,7 +297,9 @@ public final class RuntimeAPI: Sendable {
     }
 
     private func remember(_ backend: BackendPlan, _ server: ServerPlan, _ change: (inout Override) -> Void) {
-        state.withLockedValue { change(&$0.overrides["\(backend.backend.name)/\(server.server.name)", default: Override()]) }
+        state.withLockedValue {
+            change(&$0.overrides["\(backend.backend.name)/\(server.server.name)", default: Override()])
+        }
     }
 
     private static func rank(_ level: StatsSocket.Level) -> Int {

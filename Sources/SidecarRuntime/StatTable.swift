@@ -7,7 +7,9 @@ import SidecarProxy
 ///
 /// Columns follow HAProxy 2.6's order and names up to `algo`; a column that has no meaning in sidecar (HTTP,
 /// queues, rates, agents) is left empty, as HAProxy leaves columns that do not apply to a row. Built on
-/// demand from the live plan and the process-wide `TrafficStatistics`; nothing is cached.
+/// demand from the live plan and the process-wide `TrafficStatistics`; nothing is cached. Session counts
+/// (`scur`, `smax`, `stot`) and bytes come from `TrafficStatistics`, so they include connections that started
+/// under an earlier configuration; states and weights come from the current plan's balancers.
 struct StatTable {
     /// HAProxy's column names, in order.
     static let columns = [
@@ -61,7 +63,6 @@ struct StatTable {
                 var row = Self.counterRow(statistics.server(name, server.server.name), live: serverLive)
                 row["pxname"] = name
                 row["svname"] = server.server.name
-                row["scur"] = "\(state.connections)"
                 row["slim"] = server.server.maxconn.map(String.init) ?? ""
                 row["status"] = Self.status(state, check)
                 row["weight"] = "\(state.weight)"
@@ -73,10 +74,13 @@ struct StatTable {
                 row["type"] = "2"
                 if check.checked {
                     row["check_status"] = Self.checkStatus(check, tls: server.tls != nil)
-                    row["check_desc"] = check.lastFailure ?? (server.tls != nil ? "Layer6 check passed" : "Layer4 check passed")
+                    row["check_desc"] =
+                        check.lastFailure ?? (server.tls != nil ? "Layer6 check passed" : "Layer4 check passed")
                     row["check_rise"] = "\(server.server.rise)"
                     row["check_fall"] = "\(server.server.fall)"
                 }
+                row["dreq"] = nil
+                row["ereq"] = nil
                 row["addr"] = "\(server.server.address)"
                 row["mode"] = "tcp"
                 rows.append(row)
@@ -88,7 +92,6 @@ struct StatTable {
             var row = Self.counterRow(statistics.backend(name), live: live)
             row["pxname"] = name
             row["svname"] = "BACKEND"
-            row["scur"] = "\(backend.balancer.connections(on: nil).backend)"
             row["status"] = active + backup > 0 ? "UP" : "DOWN"
             row["weight"] = "\(weight)"
             row["act"] = "\(active)"
@@ -161,6 +164,7 @@ struct StatTable {
             "scur": "\(counters.sessionsCurrent)", "smax": "\(counters.sessionsMaximum)",
             "stot": "\(counters.sessionsTotal)", "bin": "\(bytesIn)", "bout": "\(bytesOut)",
             "econ": "\(counters.connectionErrors)", "lbtot": "\(counters.sessionsTotal)",
+            "dreq": "\(counters.deniedRequests)", "ereq": "\(counters.requestErrors)",
         ]
     }
 

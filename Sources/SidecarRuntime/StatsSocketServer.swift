@@ -4,7 +4,7 @@ import NIOPosix
 import SidecarConfig
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One `stats socket` line served: a Unix socket speaking HAProxy's runtime API text protocol, so

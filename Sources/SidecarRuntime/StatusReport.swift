@@ -91,7 +91,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
                         bytesIn: number("bin"), bytesOut: number("bout")))
             case "BACKEND":
                 if backends[proxy] == nil { order.append(proxy) }
-                var backend = backends[proxy] ?? Backend(name: proxy, status: "", sessions: 0, bytesIn: 0, bytesOut: 0, servers: [])
+                var backend =
+                    backends[proxy]
+                    ?? Backend(name: proxy, status: "", sessions: 0, bytesIn: 0, bytesOut: 0, servers: [])
                 backend.status = text("status")
                 backend.sessions = number("scur")
                 backend.bytesIn = number("bin")
@@ -100,7 +102,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
             default:
                 if backends[proxy] == nil {
                     order.append(proxy)
-                    backends[proxy] = Backend(name: proxy, status: "", sessions: 0, bytesIn: 0, bytesOut: 0, servers: [])
+                    backends[proxy] = Backend(
+                        name: proxy, status: "", sessions: 0, bytesIn: 0, bytesOut: 0, servers: [])
                 }
                 backends[proxy]?.servers.append(
                     Server(
@@ -137,7 +140,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         for frontend in frontends {
             out += Self.row([
                 (frontend.name, 22), (frontend.status, 10), ("\(frontend.sessions)", 10),
-                ("\(frontend.sessionsTotal)", 10), (Self.bytes(frontend.bytesIn), 12), (Self.bytes(frontend.bytesOut), 0),
+                ("\(frontend.sessionsTotal)", 10), (Self.bytes(frontend.bytesIn), 12),
+                (Self.bytes(frontend.bytesOut), 0),
             ])
         }
         out += "\nBACKEND/SERVER        STATUS    CHECK     SESSIONS  TOTAL     IN          OUT\n"
@@ -192,7 +196,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
     /// Reads the report from the stats socket at `path`.
     public static func fetch(from path: String) async throws -> StatusReport {
         let stat = try await RuntimeAPIClient.send("show stat", to: path)
-        guard stat.hasPrefix("# ") else { throw StatsSocketError("unexpected answer to 'show stat': \(stat.prefix(200))") }
+        guard stat.hasPrefix("# ") else {
+            throw StatsSocketError("unexpected answer to 'show stat': \(stat.prefix(200))")
+        }
         let files = certificateFiles(try await RuntimeAPIClient.send("show ssl cert", to: path))
         var certificates: [String] = []
         for file in files { certificates.append(try await RuntimeAPIClient.send("show ssl cert \(file)", to: path)) }

@@ -13,17 +13,17 @@ import Testing
             let agent = scenario.path("agent.sock")
             try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
             try """
-                global
-                    stats socket \(admin) mode 600 level admin
-                defaults
-                    timeout connect 5s
-                frontend agent
-                    bind \(agent)
-                    default_backend manager
-                backend manager
-                    server manager 127.0.0.1:\(reverse.port) ssl crt \(pki.certificate("node1")) ca-file \(pki.ca) verifyhost localhost
+            global
+                stats socket \(admin) mode 600 level admin
+            defaults
+                timeout connect 5s
+            frontend agent
+                bind \(agent)
+                default_backend manager
+            backend manager
+                server manager 127.0.0.1:\(reverse.port) ssl crt \(pki.certificate("node1")) ca-file \(pki.ca) verifyhost localhost
 
-                """.write(toFile: scenario.path("conf.d/agent.cfg"), atomically: true, encoding: .utf8)
+            """.write(toFile: scenario.path("conf.d/agent.cfg"), atomically: true, encoding: .utf8)
             let forward = try scenario.start(
                 "forward", try Harness.sidecarBinary(), ["forward", "-f", scenario.path("conf.d"), "--threads", "1"])
             try await forward.waitForLine(containing: ["info ready"])

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import SidecarConfig
 import SidecarProxy
 import Testing
@@ -38,6 +39,23 @@ struct RuntimeAPITests {
                 && frontend?.bytesOut == 1500 && servers.reduce(0) { $0 + $1.sessionsTotal } == 1
                 && servers.reduce(0) { $0 + $1.bytesOut } == 1500
         }
+    }
+
+    @Test func failedClientHandshakeCountsAsRequestError() async throws {
+        let fixture = try await RuntimeFixture()
+        defer { Task { await fixture.shutdown() } }
+        let port = try #require(fixture.proxy.boundAddresses.compactMap(\.port).first)
+        let channel = try await ClientBootstrap(group: fixture.group).connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.0\r\n\r\n")).get()
+        try await channel.closeFuture.get()
+        try await waitFor("ereq counted on the TLS frontend") {
+            let stat = try await fixture.command("show stat")
+            let row = stat.split(separator: "\n").first { $0.hasPrefix("tls,FRONTEND,") }
+            let fields = row?.split(separator: ",", omittingEmptySubsequences: false) ?? []
+            // stot (7) and ereq (12).
+            return fields.count > 12 && fields[7] == "1" && fields[12] == "1"
+        }
+        #expect(fixture.echoes.values.allSatisfy { $0.accepted == 0 })
     }
 
     @Test func disableServerStopsNewConnectionsWhileExistingOnesContinue() async throws {
@@ -121,9 +139,10 @@ struct RuntimeAPITests {
     @Test func levelUserCannotChangeServers() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
-        for command in ["disable server be/s1", "set server be/s1 state maint", "shutdown sessions server be/s1",
-                        "show sess"]
-        {
+        for command in [
+            "disable server be/s1", "set server be/s1 state maint", "shutdown sessions server be/s1",
+            "show sess",
+        ] {
             #expect(try await fixture.command(command, socket: fixture.userPath) == "Permission denied\n\n")
         }
         #expect(try await fixture.server("s1")?.status == "no check")

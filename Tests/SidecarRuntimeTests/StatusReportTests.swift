@@ -47,7 +47,9 @@ struct StatusReportTests {
         defer { Task { await fixture.shutdown() } }
         let report = try await StatusReport.fetch(from: fixture.adminPath)
         #expect(report.problems.count == 1)
-        #expect(report.problems.first?.hasPrefix("certificate \(fixture.workspace.expiredServer.certificateFile.path) has expired") == true)
+        #expect(
+            report.problems.first?.hasPrefix(
+                "certificate \(fixture.workspace.expiredServer.certificateFile.path) has expired") == true)
         #expect(report.table.contains("EXPIRED"))
     }
 
