@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -44,6 +45,7 @@ public final class Daemon: Sendable {
     /// Serves until a stop signal; returns after the drain.
     /// - Throws: whatever keeps it from starting (configuration, certificate, address), worded for the operator.
     public func run() async throws {
+        MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
         let signals = SignalStream.start([SIGHUP, SIGTERM, SIGINT])
         let inherited = InheritedSocket.takeAll()
         var configuration = try source.load(for: mode)

@@ -117,9 +117,11 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.certificates = certificates.compactMap(Self.certificate)
     }
 
-    /// The file names listed by `show ssl cert` without an argument.
+    /// The file names listed by `show ssl cert` without an argument; none when the answer is not a list (a
+    /// `user`-level socket answers `Permission denied`, and the report then has no certificate table).
     public static func certificateFiles(_ answer: String) -> [String] {
-        answer.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        guard answer.hasPrefix("# filename") else { return [] }
+        return answer.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
     }
 
     private static func certificate(_ answer: String) -> Certificate? {

@@ -4,7 +4,7 @@ import Testing
 /// `stats socket` in a running `sidecar forward` and `sidecar status` against it: its table, its JSON, and its
 /// exit status for a healthy setup, for a backend with no server up, and for a socket that is not there.
 @Suite struct StatusTests {
-    @Test func statusReportsHealthAndExitsNonZeroWhenABackendIsDown() async throws {
+    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func statusReportsHealthAndExitsNonZeroWhenABackendIsDown() async throws {
         try await withScenario { scenario in
             let pki = try await scenario.makePKI()
             let echo = try scenario.startEchoServer()
