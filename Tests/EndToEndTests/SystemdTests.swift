@@ -25,6 +25,37 @@ import Testing
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// A reverse sidecar in front of an echo server, and a forward sidecar run from a `conf.d` written here.
+    private struct ConfiguredForward {
+        let pki: PKI
+        let reversePort: UInt16
+        let configFile: String
+        let socketPath: String
+        let process: ChildProcess
+    }
+
+    /// Starts the tunnel and waits for the forward's `ready`.
+    /// - Parameters:
+    ///   - environment: `NAME=value` settings for the forward process.
+    ///   - edit: changes the forward configuration before it is written.
+    private func startConfiguredForward(
+        _ scenario: Scenario, environment: [String] = [], edit: (String) -> String = { $0 }
+    ) async throws -> ConfiguredForward {
+        let pki = try await scenario.makePKI()
+        let echo = try scenario.startEchoServer()
+        let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
+        let socketPath = scenario.path("fwd.sock")
+        let configFile = scenario.path("conf.d/agent.cfg")
+        try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
+        try write(edit(forwardConfig(scenario, pki: pki, bind: socketPath, port: reverse.port)), to: configFile)
+        let process = try scenario.start(
+            "forward", URL(fileURLWithPath: "/usr/bin/env"),
+            environment + [try Harness.sidecarBinary().path, "forward", "-f", scenario.path("conf.d"), "--threads", "1"])
+        try await process.waitForLine(containing: ["info ready"])
+        return ConfiguredForward(
+            pki: pki, reversePort: reverse.port, configFile: configFile, socketPath: socketPath, process: process)
+    }
+
     @Test func socketActivatedForwardCarriesTrafficAndLeavesTheSocketFile() async throws {
         try await withScenario { scenario in
             let pki = try await scenario.makePKI()
@@ -100,31 +131,19 @@ import Testing
 
     @Test func notifySequenceAcrossReloadAndStop() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI()
-            let echo = try scenario.startEchoServer()
-            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
             let notify = try NotifySocket(path: scenario.path("notify"))
-            try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
-            try write(
-                forwardConfig(scenario, pki: pki, bind: scenario.path("fwd.sock"), port: reverse.port),
-                to: scenario.path("conf.d/agent.cfg"))
-            let forward = try scenario.start(
-                "forward", URL(fileURLWithPath: "/usr/bin/env"),
-                [
-                    "NOTIFY_SOCKET=" + notify.path, try Harness.sidecarBinary().path, "forward", "-f",
-                    scenario.path("conf.d"), "--threads", "1",
-                ])
+            let tunnel = try await startConfiguredForward(scenario, environment: ["NOTIFY_SOCKET=" + notify.path])
+            let forward = tunnel.process
             let ready = try await notify.waitFor("READY=1", "STATUS=serving")
-            try await forward.waitForLine(containing: ["info ready"])
             kill(forward.pid, SIGHUP)
             let reloading = try await notify.waitFor("RELOADING=1", "MONOTONIC_USEC=", after: ready + 1)
             let reloaded = try await notify.waitFor("READY=1", "STATUS=reloaded", after: reloading + 1)
             // A broken configuration: the old one keeps serving, and STATUS says why.
-            try write("frontend agent\n    bind \(scenario.path("fwd.sock"))\n    bogus-keyword 1\n", to: scenario.path("conf.d/agent.cfg"))
+            try write("frontend agent\n    bind \(tunnel.socketPath)\n    bogus-keyword 1\n", to: tunnel.configFile)
             kill(forward.pid, SIGHUP)
             let failed = try await notify.waitFor("READY=1", "STATUS=reload failed", "bogus-keyword", after: reloaded + 1)
             try await forward.waitForLine(containing: ["error reload failed", "agent.cfg:3", "bogus-keyword"])
-            let client = try UnixSocketClient(path: scenario.path("fwd.sock"))
+            let client = try UnixSocketClient(path: tunnel.socketPath)
             try client.send("still served\n")
             try await client.receive(until: "still served\n")
             client.close()
@@ -136,24 +155,16 @@ import Testing
 
     @Test func reloadWithAMissingKeyKeepsTheOldConfiguration() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI()
-            let echo = try scenario.startEchoServer()
-            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
-            try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
-            try write(
-                forwardConfig(scenario, pki: pki, bind: scenario.path("fwd.sock"), port: reverse.port),
-                to: scenario.path("conf.d/agent.cfg"))
-            let forward = try scenario.start(
-                "forward", try Harness.sidecarBinary(), ["forward", "-f", scenario.path("conf.d"), "--threads", "1"])
-            try await forward.waitForLine(containing: ["info ready"])
+            let tunnel = try await startConfiguredForward(scenario)
+            let forward = tunnel.process
             let missing = scenario.path("gone.pem")
             try write(
-                forwardConfig(scenario, pki: pki, bind: scenario.path("fwd.sock"), port: reverse.port)
-                    .replacingOccurrences(of: pki.certificate("node1"), with: missing),
-                to: scenario.path("conf.d/agent.cfg"))
+                forwardConfig(scenario, pki: tunnel.pki, bind: tunnel.socketPath, port: tunnel.reversePort)
+                    .replacingOccurrences(of: tunnel.pki.certificate("node1"), with: missing),
+                to: tunnel.configFile)
             kill(forward.pid, SIGHUP)
             try await forward.waitForLine(containing: ["error reload failed", missing, "cannot be read"])
-            let client = try UnixSocketClient(path: scenario.path("fwd.sock"))
+            let client = try UnixSocketClient(path: tunnel.socketPath)
             try client.send("old config\n")
             try await client.receive(until: "old config\n")
             client.close()
@@ -162,18 +173,10 @@ import Testing
 
     @Test func reloadsDuringTrafficLoseNothing() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI()
-            let echo = try scenario.startEchoServer()
-            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
-            try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
-            try write(
-                forwardConfig(scenario, pki: pki, bind: scenario.path("fwd.sock"), port: reverse.port),
-                to: scenario.path("conf.d/agent.cfg"))
-            let forward = try scenario.start(
-                "forward", try Harness.sidecarBinary(), ["forward", "-f", scenario.path("conf.d"), "--threads", "1"])
-            try await forward.waitForLine(containing: ["info ready"])
+            let tunnel = try await startConfiguredForward(scenario)
+            let forward = tunnel.process
             // A long-lived stream opened before the reloads must keep flowing through them.
-            let established = try UnixSocketClient(path: scenario.path("fwd.sock"))
+            let established = try UnixSocketClient(path: tunnel.socketPath)
             try established.send("before\n")
             try await established.receive(until: "before\n")
             var reloadsSent = 0
@@ -182,7 +185,7 @@ import Testing
                     kill(forward.pid, SIGHUP)
                     reloadsSent += 1
                 }
-                let client = try UnixSocketClient(path: scenario.path("fwd.sock"))
+                let client = try UnixSocketClient(path: tunnel.socketPath)
                 let message = "round \(round) " + String(repeating: "x", count: 512) + "\n"
                 try client.send(message)
                 let echoed = try await client.receive(until: "\n")
@@ -201,17 +204,9 @@ import Testing
 
     @Test func sigtermLetsAnOpenConnectionFinishThenExitsZero() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI()
-            let echo = try scenario.startEchoServer()
-            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
-            try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
-            try write(
-                forwardConfig(scenario, pki: pki, bind: scenario.path("fwd.sock"), port: reverse.port),
-                to: scenario.path("conf.d/agent.cfg"))
-            let forward = try scenario.start(
-                "forward", try Harness.sidecarBinary(), ["forward", "-f", scenario.path("conf.d"), "--threads", "1"])
-            try await forward.waitForLine(containing: ["info ready"])
-            let client = try UnixSocketClient(path: scenario.path("fwd.sock"))
+            let tunnel = try await startConfiguredForward(scenario)
+            let forward = tunnel.process
+            let client = try UnixSocketClient(path: tunnel.socketPath)
             try client.send("open\n")
             try await client.receive(until: "open\n")
             kill(forward.pid, SIGTERM)
@@ -227,18 +222,11 @@ import Testing
 
     @Test func sigtermClosesWhatIsLeftAtHardStopAfter() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI()
-            let echo = try scenario.startEchoServer()
-            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
-            try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
-            try write(
-                forwardConfig(scenario, pki: pki, bind: scenario.path("fwd.sock"), port: reverse.port)
-                    .replacingOccurrences(of: "hard-stop-after 5s", with: "hard-stop-after 300ms"),
-                to: scenario.path("conf.d/agent.cfg"))
-            let forward = try scenario.start(
-                "forward", try Harness.sidecarBinary(), ["forward", "-f", scenario.path("conf.d"), "--threads", "1"])
-            try await forward.waitForLine(containing: ["info ready"])
-            let client = try UnixSocketClient(path: scenario.path("fwd.sock"))
+            let tunnel = try await startConfiguredForward(scenario) {
+                $0.replacingOccurrences(of: "hard-stop-after 5s", with: "hard-stop-after 300ms")
+            }
+            let forward = tunnel.process
+            let client = try UnixSocketClient(path: tunnel.socketPath)
             defer { client.close() }
             try client.send("open\n")
             try await client.receive(until: "open\n")
