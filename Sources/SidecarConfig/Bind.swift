@@ -42,7 +42,8 @@ public struct UnixSocketOptions: Sendable, Hashable {
     public var group: String?
     public var gid: UInt32?
 
-    public init(mode: UInt32? = nil, user: String? = nil, uid: UInt32? = nil, group: String? = nil, gid: UInt32? = nil) {
+    public init(mode: UInt32? = nil, user: String? = nil, uid: UInt32? = nil, group: String? = nil, gid: UInt32? = nil)
+    {
         self.mode = mode
         self.user = user
         self.uid = uid

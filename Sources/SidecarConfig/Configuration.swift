@@ -9,7 +9,9 @@ public struct Configuration: Sendable, Hashable {
     /// Non-fatal findings (`sidecar check` prints them; the daemon logs them at start and reload).
     public var warnings: [ConfigDiagnostic]
 
-    public init(global: Global = Global(), frontends: [Frontend], backends: [Backend], warnings: [ConfigDiagnostic] = []) {
+    public init(
+        global: Global = Global(), frontends: [Frontend], backends: [Backend], warnings: [ConfigDiagnostic] = []
+    ) {
         self.global = global
         self.frontends = frontends
         self.backends = backends

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An IP address or CIDR block, as `src` patterns and `allow-ip` take them: `10.0.0.7`, `10.0.0.0/8`,

@@ -9,7 +9,9 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A setting that came from the command line rather than a file.
-    public static func commandLine(_ flag: String) -> SourceLocation { SourceLocation(file: "command line (\(flag))", line: 0) }
+    public static func commandLine(_ flag: String) -> SourceLocation {
+        SourceLocation(file: "command line (\(flag))", line: 0)
+    }
 
     public var description: String { line > 0 ? "\(file):\(line)" : file }
 }

@@ -1,3 +1,5 @@
+// TEMPORARY until the Balancer hook lands (after 05:00): a side table that does not affect selection.
+import NIOConcurrencyHelpers
 import SidecarConfig
 
 extension BackendPlan {
@@ -20,8 +22,6 @@ extension BackendPlan {
     }
 }
 
-// TEMPORARY until the Balancer hook lands (after 05:00): a side table that does not affect selection.
-import NIOConcurrencyHelpers
 private let temporaryAdmin = NIOLockedValueBox<[ObjectIdentifier: [Int: (ServerAdminState, Int)]]>([:])
 
 extension BackendPlan {

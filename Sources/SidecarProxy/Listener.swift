@@ -5,7 +5,7 @@ import NIOPosix
 import SidecarConfig
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One listening socket of a frontend's `bind` line, accepting connections into `ProxyConnection`s.
@@ -34,7 +34,8 @@ final class Listener: Sendable {
 
     var bind: BindPlan { current.withLockedValue { $0.bind } }
 
-    private init(address: ListenAddress, channel: Channel, createdPath: String?, current: NIOLockedValueBox<Generation>) {
+    private init(address: ListenAddress, channel: Channel, createdPath: String?, current: NIOLockedValueBox<Generation>)
+    {
         self.address = address
         self.channel = channel
         self.createdPath = createdPath
@@ -71,7 +72,8 @@ final class Listener: Sendable {
             // Small first buffer for idle D-Bus connections, growing to 1 MiB for bulk transfers
             // (measured: DESIGN.md §8).
             .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 1 << 20))
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 1 << 20)
+            )
             .childChannelInitializer { channel in
                 let generation = current.withLockedValue { $0 }
                 return channel.eventLoop.makeCompletedFuture {
@@ -86,7 +88,9 @@ final class Listener: Sendable {
                 let channel = try await bootstrap.withBoundSocket(descriptor).get()
                 return Listener(address: address, channel: channel, createdPath: nil, current: current)
             } catch {
-                throw ProxyError("cannot listen on inherited socket fd \(descriptor) for \(address): \(Self.describe(error))", at: location)
+                throw ProxyError(
+                    "cannot listen on inherited socket fd \(descriptor) for \(address): \(Self.describe(error))",
+                    at: location)
             }
         }
         switch bind.bind.address {
@@ -133,14 +137,16 @@ final class Listener: Sendable {
     private static func checkReplaceable(_ path: String, at location: SourceLocation) throws {
         var status = stat()
         guard lstat(path, &status) == 0 else {
-            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(
+                separator: "/")
             if !directory.isEmpty, access(directory, F_OK) != 0 {
                 throw ProxyError("cannot listen on \(path): directory \(directory) does not exist", at: location)
             }
             return
         }
         guard (status.st_mode & S_IFMT) == S_IFSOCK else {
-            throw ProxyError("cannot listen on \(path): the path exists and is not a socket; not replacing it", at: location)
+            throw ProxyError(
+                "cannot listen on \(path): the path exists and is not a socket; not replacing it", at: location)
         }
         if isListening(path) {
             throw ProxyError("cannot listen on \(path): another process is listening on it", at: location)
@@ -173,11 +179,15 @@ final class Listener: Sendable {
         var uid = options.uid.map { uid_t($0) } ?? uid_t.max
         var gid = options.gid.map { gid_t($0) } ?? gid_t.max
         if let user = options.user {
-            guard let entry = getpwnam(user) else { throw ProxyError("socket \(shown): unknown user '\(user)'", at: location) }
+            guard let entry = getpwnam(user) else {
+                throw ProxyError("socket \(shown): unknown user '\(user)'", at: location)
+            }
             uid = entry.pointee.pw_uid
         }
         if let group = options.group {
-            guard let entry = getgrnam(group) else { throw ProxyError("socket \(shown): unknown group '\(group)'", at: location) }
+            guard let entry = getgrnam(group) else {
+                throw ProxyError("socket \(shown): unknown group '\(group)'", at: location)
+            }
             gid = entry.pointee.gr_gid
         }
         if uid != uid_t.max || gid != gid_t.max, chown(path, uid, gid) != 0 {

@@ -39,7 +39,9 @@ public final class Proxy: Sendable {
     /// new plan; new addresses are bound; addresses no longer configured are closed. Established connections
     /// keep the plan they started with. If a new address cannot be bound, nothing changes and the error says
     /// why.
-    public func reload(to plan: ProxyPlan, descriptors: [ListenAddress: Int32] = [:], logger: Logger) async throws -> Proxy {
+    public func reload(to plan: ProxyPlan, descriptors: [ListenAddress: Int32] = [:], logger: Logger) async throws
+        -> Proxy
+    {
         let listeners = try await Self.openListeners(
             plan: plan, group: group, registry: registry, descriptors: descriptors, keeping: self.listeners,
             logger: logger)
@@ -86,7 +88,8 @@ public final class Proxy: Sendable {
                         "listening",
                         metadata: [
                             "frontend": "\(frontend.frontend.name)",
-                            "address": "\(listener.createdPath ?? Self.describe(listener.channel.localAddress) ?? "\(bind.bind.address)")",
+                            "address":
+                                "\(listener.createdPath ?? Self.describe(listener.channel.localAddress) ?? "\(bind.bind.address)")",
                             "tls": "\(bind.tls != nil)", "backend": "\(frontend.backend.backend.name)",
                             "inherited": "\(descriptors[bind.bind.address] != nil)",
                         ])

@@ -257,7 +257,8 @@ final class ProxyConnection {
             .channelOption(.maxMessagesPerRead, value: 16)
             // As on accepted channels: small first buffer for idle connections, up to 1 MiB for bulk.
             .channelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 1 << 20))
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 1 << 20)
+            )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let connection = bound.value

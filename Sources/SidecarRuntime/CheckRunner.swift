@@ -1,3 +1,4 @@
+import Foundation
 import SidecarConfig
 import SidecarProxy
 
@@ -40,5 +41,3 @@ extension String {
         return replacingCharacters(in: range, with: replacement)
     }
 }
-
-import Foundation

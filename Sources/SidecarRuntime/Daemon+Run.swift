@@ -3,7 +3,7 @@ import NIOCore
 import SidecarConfig
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a daemon for the subcommands: loads the configuration, serves, and turns any failure into `error`

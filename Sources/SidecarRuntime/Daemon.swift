@@ -9,7 +9,7 @@ import SidecarProxy
 import SidecarSystemd
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The process life cycle (DESIGN.md §6): start, reload on SIGHUP, drain on SIGTERM/SIGINT, with
@@ -94,7 +94,10 @@ public final class Daemon: Sendable {
                 } catch {
                     for line in Self.lines(of: error) { logger.error("reload failed: \(line)") }
                     logger.error("reload failed; still serving the previous configuration")
-                    notifier.ready(status: "reload failed: \(Self.lines(of: error).first ?? "\(error)"); serving the previous configuration")
+                    notifier.ready(
+                        status:
+                            "reload failed: \(Self.lines(of: error).first ?? "\(error)"); serving the previous configuration"
+                    )
                 }
                 continue
             }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// glibc's allocator settings for a relay that moves large buffers.
@@ -19,14 +19,14 @@ enum MallocTuning {
 
     static func apply(environment: [String: String]) {
         #if os(Linux)
-        if environment["MALLOC_MMAP_THRESHOLD_"] == nil { _ = glibcMallopt(mmapThreshold, 4 << 20) }
-        if environment["MALLOC_TRIM_THRESHOLD_"] == nil { _ = glibcMallopt(trimThreshold, 16 << 20) }
+            if environment["MALLOC_MMAP_THRESHOLD_"] == nil { _ = glibcMallopt(mmapThreshold, 4 << 20) }
+            if environment["MALLOC_TRIM_THRESHOLD_"] == nil { _ = glibcMallopt(trimThreshold, 16 << 20) }
         #endif
     }
 }
 
 #if os(Linux)
-/// glibc's `int mallopt(int param, int value)`: plain integers in and out, nothing to own.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+    /// glibc's `int mallopt(int param, int value)`: plain integers in and out, nothing to own.
+    @_silgen_name("mallopt")
+    private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif

@@ -2,7 +2,7 @@ import SidecarConfig
 import SidecarSystemd
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Matches the sockets systemd passed to the `bind` lines that should adopt them.
@@ -14,7 +14,8 @@ import Glibc
 enum SocketActivation {
     /// The descriptor each bind adopts, by bind address.
     /// - Throws: `ProxyStartError` for a `systemd@NAME` with no such socket, or an unclaimed socket.
-    static func assign(_ inherited: [InheritedSocket], to configuration: Configuration) throws -> [ListenAddress: Int32] {
+    static func assign(_ inherited: [InheritedSocket], to configuration: Configuration) throws -> [ListenAddress: Int32]
+    {
         var claimed: Set<Int32> = []
         var assignment: [ListenAddress: Int32] = [:]
         for frontend in configuration.frontends {
@@ -39,7 +40,8 @@ enum SocketActivation {
             guard let socket = inherited.first(where: { $0.name == name }) else {
                 let names = inherited.isEmpty ? "none" : inherited.map { "'\($0.name)'" }.joined(separator: ", ")
                 throw StartError(
-                    "\(bind.location): bind systemd@\(name): systemd passed no socket named '\(name)' (names received: \(names))")
+                    "\(bind.location): bind systemd@\(name): systemd passed no socket named '\(name)' (names received: \(names))"
+                )
             }
             return socket.descriptor
         case .inheritedFD(let descriptor):

@@ -77,9 +77,3 @@ final class StatsSocketServer: Sendable {
         unlink(path)
     }
 }
-
-/// Why a stats socket could not be served, with the configuration line.
-struct StatsSocketError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

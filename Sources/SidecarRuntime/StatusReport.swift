@@ -7,6 +7,7 @@ import Foundation
 /// name in the CSV header, so added columns do not break it. `problems` lists what makes the exit status
 /// non-zero: a backend with no server up, an expired certificate.
 public struct StatusReport: Codable, Sendable, Equatable {
+    /// A `FRONTEND` row: sessions now and in total, bytes from (`bytesIn`) and to (`bytesOut`) clients.
     public struct Frontend: Codable, Sendable, Equatable {
         public var name: String
         public var status: String
@@ -16,6 +17,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var bytesOut: Int
     }
 
+    /// A server row: `status` as HAProxy writes it (`UP`, `DOWN`, `no check`, `NOLB`, `DRAIN`, `MAINT`).
     public struct Server: Codable, Sendable, Equatable {
         public var name: String
         public var status: String
@@ -31,6 +33,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var connectErrors: Int
     }
 
+    /// A `BACKEND` row (`UP` while any server can take a connection) with its servers.
     public struct Backend: Codable, Sendable, Equatable {
         public var name: String
         public var status: String
@@ -40,6 +43,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var servers: [Server]
     }
 
+    /// A `crt` file in use; `daysLeft` is negative once it has expired.
     public struct Certificate: Codable, Sendable, Equatable {
         public var file: String
         public var subject: String

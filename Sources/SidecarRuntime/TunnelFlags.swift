@@ -61,7 +61,9 @@ public struct TunnelFlags: Sendable {
             }
         case .reverse:
             if listenMode != nil { throw UsageError("--listen-mode applies to a Unix socket; reverse listens on TCP") }
-            if serverName != nil { throw UsageError("--server-name applies to forward, which checks the server's name") }
+            if serverName != nil {
+                throw UsageError("--server-name applies to forward, which checks the server's name")
+            }
             if listen.hasPrefix("systemd:") {
                 listenAddress = .systemd(name: String(listen.dropFirst(8)))
             } else {
@@ -70,14 +72,18 @@ public struct TunnelFlags: Sendable {
             }
             for (index, target) in connect.enumerated() {
                 guard target.hasPrefix("unix:") || target.hasPrefix("/") else {
-                    throw UsageError("--connect '\(target)': reverse connects to a Unix socket, e.g. unix:/run/app.sock")
+                    throw UsageError(
+                        "--connect '\(target)': reverse connects to a Unix socket, e.g. unix:/run/app.sock")
                 }
                 let path = target.hasPrefix("unix:") ? String(target.dropFirst(5)) : target
                 guard path.hasPrefix("/") else {
-                    throw UsageError("--connect '\(target)': give an absolute socket path, e.g. unix:/run/bluechi/bluechi.sock")
+                    throw UsageError(
+                        "--connect '\(target)': give an absolute socket path, e.g. unix:/run/bluechi/bluechi.sock")
                 }
                 servers.append(
-                    Server(name: "server\(index + 1)", address: .unix(path: path), location: .commandLine("--connect \(target)")))
+                    Server(
+                        name: "server\(index + 1)", address: .unix(path: path),
+                        location: .commandLine("--connect \(target)")))
             }
         }
         let name = side.rawValue

@@ -38,7 +38,8 @@ public struct CertificateExpiry: Sendable, Hashable {
         var result: [CertificateExpiry] = []
         func add(_ settings: TLSSettings?, at location: SourceLocation) {
             guard let settings else { return }
-            let files = settings.certificateFiles.map { ($0, Role.certificate) }
+            let files =
+                settings.certificateFiles.map { ($0, Role.certificate) }
                 + (settings.caFile.map { [($0, Role.certificateAuthority)] } ?? [])
             for (file, role) in files where !file.hasPrefix("@") && seen.insert(file).inserted {
                 result += read(file, role: role, location: location)

@@ -41,7 +41,9 @@ public struct PeerCertificate: Sendable, Hashable {
                 case GEN_DNS:
                     if let text = Self.asn1String(UnsafePointer(name.pointee.d.dNSName)) { dns.append(text) }
                 case GEN_URI:
-                    if let text = Self.asn1String(UnsafePointer(name.pointee.d.uniformResourceIdentifier)) { uris.append(text) }
+                    if let text = Self.asn1String(UnsafePointer(name.pointee.d.uniformResourceIdentifier)) {
+                        uris.append(text)
+                    }
                 case GEN_IPADD:
                     if let text = Self.ipString(UnsafePointer(name.pointee.d.iPAddress)) { ips.append(text) }
                 default:

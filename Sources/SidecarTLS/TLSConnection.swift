@@ -3,7 +3,7 @@ import COpenSSLShims
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One OpenSSL `SSL` object and the BIO that connects it to NIO's buffers.
@@ -197,7 +197,8 @@ final class TLSConnection {
         let reasons = errors.compactMap(Self.reason(of:))
         if inboundEOF || reasons.contains("unexpected eof while reading") {
             if duringHandshake {
-                return TLSError(.handshakeFailed, "peer closed the connection during the handshake", openSSLErrors: errors)
+                return TLSError(
+                    .handshakeFailed, "peer closed the connection during the handshake", openSSLErrors: errors)
             }
             return TLSError(.uncleanShutdown, "peer closed TCP without a TLS close_notify", openSSLErrors: errors)
         }
@@ -254,7 +255,8 @@ final class TLSConnection {
         case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH:
             let wanted = SSL_get0_param(ssl).flatMap { X509_VERIFY_PARAM_get0_host($0, 0) }.map { String(cString: $0) }
             let names = certificate.map { ($0.dnsNames + $0.ipAddresses + $0.commonNames).joined(separator: ", ") }
-            return "certificate name mismatch: expected '\(wanted ?? "the configured name")', certificate is for '\(names ?? "?")'"
+            return
+                "certificate name mismatch: expected '\(wanted ?? "the configured name")', certificate is for '\(names ?? "?")'"
         case X509_V_ERR_UNABLE_TO_GET_CRL:
             return "no CRL for the issuing CA (crl-file must cover every CA in the chain)"
         default:

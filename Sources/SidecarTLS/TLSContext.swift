@@ -4,7 +4,7 @@ import SidecarConfig
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One OpenSSL `SSL_CTX` built from one `TLSSettings`, in the server role (a `bind ... ssl` line) or the
@@ -126,7 +126,8 @@ public final class TLSContext: @unchecked Sendable {
         } else {
             throw TLSContextError(
                 "certificate \(certificateFile)",
-                "holds no private key, and neither \(certificateFile).key nor a .key file of the same name is beside it")
+                "holds no private key, and neither \(certificateFile).key nor a .key file of the same name is beside it"
+            )
         }
         try Self.requireReadable(keyFile, what: "private key")
         guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {

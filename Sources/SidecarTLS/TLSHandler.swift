@@ -321,7 +321,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // Sent after the buffered writes, once the handshake is done.
             pendingOutputCloseRequested = true
             if let promise {
-                if let pending = pendingOutputClose { pending.futureResult.cascade(to: promise) } else {
+                if let pending = pendingOutputClose {
+                    pending.futureResult.cascade(to: promise)
+                } else {
                     pendingOutputClose = promise
                 }
             }
@@ -356,7 +358,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch connection.write(buffer) {
         case .done:
             if let promise {
-                if let unflushed = unflushedPromise { unflushed.futureResult.cascade(to: promise) } else {
+                if let unflushed = unflushedPromise {
+                    unflushed.futureResult.cascade(to: promise)
+                } else {
                     unflushedPromise = promise
                 }
             }

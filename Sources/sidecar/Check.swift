@@ -16,8 +16,10 @@ struct Check: ParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("f"), .customLong("config")], help: ArgumentHelp(
-        "Configuration file or conf.d directory; repeatable, loaded in order.", valueName: "path"))
+    @Option(
+        name: [.customShort("f"), .customLong("config")],
+        help: ArgumentHelp(
+            "Configuration file or conf.d directory; repeatable, loaded in order.", valueName: "path"))
     var configPaths: [String]
 
     @Option(help: "Also check that the configuration fits this mode: forward or reverse.")

@@ -18,9 +18,11 @@ struct Forward: AsyncParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("f"), .customLong("config")], help: ArgumentHelp(
-        "Configuration file or conf.d directory in HAProxy syntax; repeatable. Replaces the flags below.",
-        valueName: "path"))
+    @Option(
+        name: [.customShort("f"), .customLong("config")],
+        help: ArgumentHelp(
+            "Configuration file or conf.d directory in HAProxy syntax; repeatable. Replaces the flags below.",
+            valueName: "path"))
     var configPaths: [String] = []
 
     @Option(help: "Unix socket to listen on: unix:PATH (e.g. unix:/run/sidecar/agent.sock).")
@@ -57,7 +59,8 @@ struct Forward: AsyncParsableCommand {
         } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil || serverName != nil
             || listenMode != nil || !allow.isEmpty
         {
-            throw ValidationError("-f replaces --listen, --connect, --cert, --key, --ca, --server-name: give one or the other")
+            throw ValidationError(
+                "-f replaces --listen, --connect, --cert, --key, --ca, --server-name: give one or the other")
         }
     }
 

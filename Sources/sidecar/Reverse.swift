@@ -16,9 +16,11 @@ struct Reverse: AsyncParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("f"), .customLong("config")], help: ArgumentHelp(
-        "Configuration file or conf.d directory in HAProxy syntax; repeatable. Replaces the flags below.",
-        valueName: "path"))
+    @Option(
+        name: [.customShort("f"), .customLong("config")],
+        help: ArgumentHelp(
+            "Configuration file or conf.d directory in HAProxy syntax; repeatable. Replaces the flags below.",
+            valueName: "path"))
     var configPaths: [String] = []
 
     @Option(help: "TCP address to listen on: [HOST]:PORT, e.g. :2021, 0.0.0.0:2021, [::]:2021, 127.0.0.1:2021.")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import SidecarRuntime
 
 /// `sidecar`: a double-proxy mTLS sidecar for Unix-socket protocols such as D-Bus.
@@ -20,11 +21,16 @@ struct Sidecar: AsyncParsableCommand {
 
 /// Options every serving subcommand shares.
 struct ServeOptions: ParsableArguments {
-    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical (default: $SIDECAR_LOG_LEVEL, else info).")
-    var logLevel: Logger.Level = ProcessInfo.processInfo.environment["SIDECAR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    @Option(
+        help:
+            "Log level: trace, debug, info, notice, warning, error or critical (default: $SIDECAR_LOG_LEVEL, else info)."
+    )
+    var logLevel: Logger.Level =
+        ProcessInfo.processInfo.environment["SIDECAR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
     @Option(help: "Event loop threads (default: $SIDECAR_THREADS, else one per CPU core).")
-    var threads: Int = ProcessInfo.processInfo.environment["SIDECAR_THREADS"].flatMap(Int.init).map { max($0, 1) } ?? System.coreCount
+    var threads: Int =
+        ProcessInfo.processInfo.environment["SIDECAR_THREADS"].flatMap(Int.init).map { max($0, 1) } ?? System.coreCount
 
     func makeLogger() -> Logger {
         let level = logLevel
@@ -34,8 +40,6 @@ struct ServeOptions: ParsableArguments {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-import NIOCore
 
 /// `--allow-cn`, `--allow-dns`, `--allow-uri`, `--allow-ip`: which peer certificates the tunnel accepts.
 struct AllowOptions: ParsableArguments {

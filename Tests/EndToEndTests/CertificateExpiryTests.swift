@@ -11,7 +11,8 @@ import Testing
             ])
             let echo = try scenario.startEchoServer()
             let port = try Harness.freePort()
-            try FileManager.default.createDirectory(atPath: scenario.path("reverse.d"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: scenario.path("reverse.d"), withIntermediateDirectories: true)
             try """
             frontend manager
                 bind 127.0.0.1:\(port) ssl crt \(pki.certificate("manager")) verify required ca-file \(pki.ca)

@@ -33,7 +33,8 @@ import Testing
     /// HAProxy's `crt` takes one PEM with the certificate, its chain and the key.
     private func combined(_ scenario: Scenario, pki: PKI, _ name: String) throws -> String {
         let path = scenario.path("\(name)-combined.pem")
-        let text = try String(contentsOfFile: pki.certificate(name), encoding: .utf8)
+        let text =
+            try String(contentsOfFile: pki.certificate(name), encoding: .utf8)
             + String(contentsOfFile: pki.key(name), encoding: .utf8)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -126,8 +127,9 @@ import Testing
                     + "    timeout server 30s\n"
                     + Self.managerConfig(
                         port: port, certificate: try combined(scenario, pki: pki, "manager"), ca: pki.ca,
-                        backend: echo.path)
-                        .replacingOccurrences(of: "bind *:", with: "bind 127.0.0.1:"),
+                        backend: echo.path
+                    )
+                    .replacingOccurrences(of: "bind *:", with: "bind 127.0.0.1:"),
                 scenario.path("haproxy-manager.cfg"))
             let reverse = try scenario.start("haproxy", haproxy, ["-db", "-f", scenario.path("haproxy-manager.cfg")])
             try await Harness.waitUntil("haproxy listens on \(port)", details: reverse.transcript) {

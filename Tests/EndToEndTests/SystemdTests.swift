@@ -5,7 +5,8 @@ import Testing
 /// plays `NOTIFY_SOCKET`, signals are sent by PID, and `systemd-analyze verify` checks the unit files.
 @Suite struct SystemdTests {
     /// A forward configuration whose server is the reverse sidecar at `port`.
-    private func forwardConfig(_ scenario: Scenario, pki: PKI, bind: String, port: UInt16, extra: String = "") -> String {
+    private func forwardConfig(_ scenario: Scenario, pki: PKI, bind: String, port: UInt16, extra: String = "") -> String
+    {
         """
         global
             hard-stop-after 5s
@@ -50,7 +51,9 @@ import Testing
         try write(edit(forwardConfig(scenario, pki: pki, bind: socketPath, port: reverse.port)), to: configFile)
         let process = try scenario.start(
             "forward", URL(fileURLWithPath: "/usr/bin/env"),
-            environment + [try Harness.sidecarBinary().path, "forward", "-f", scenario.path("conf.d"), "--threads", "1"])
+            environment + [
+                try Harness.sidecarBinary().path, "forward", "-f", scenario.path("conf.d"), "--threads", "1",
+            ])
         try await process.waitForLine(containing: ["info ready"])
         return ConfiguredForward(
             pki: pki, reversePort: reverse.port, configFile: configFile, socketPath: socketPath, process: process)
@@ -141,7 +144,8 @@ import Testing
             // A broken configuration: the old one keeps serving, and STATUS says why.
             try write("frontend agent\n    bind \(tunnel.socketPath)\n    bogus-keyword 1\n", to: tunnel.configFile)
             kill(forward.pid, SIGHUP)
-            let failed = try await notify.waitFor("READY=1", "STATUS=reload failed", "bogus-keyword", after: reloaded + 1)
+            let failed = try await notify.waitFor(
+                "READY=1", "STATUS=reload failed", "bogus-keyword", after: reloaded + 1)
             try await forward.waitForLine(containing: ["error reload failed", "agent.cfg:3", "bogus-keyword"])
             let client = try UnixSocketClient(path: tunnel.socketPath)
             try client.send("still served\n")
@@ -248,7 +252,8 @@ import Testing
             for sibling in ["sidecar.socket", "sidecar.service", "sidecar-reverse.socket", "sidecar-reverse.service"]
             where sibling != unit {
                 var siblingText = try String(contentsOf: units.appendingPathComponent(sibling), encoding: .utf8)
-                siblingText = siblingText.replacingOccurrences(of: "/usr/bin/sidecar", with: try Harness.sidecarBinary().path)
+                siblingText = siblingText.replacingOccurrences(
+                    of: "/usr/bin/sidecar", with: try Harness.sidecarBinary().path)
                 try siblingText.write(toFile: scenario.path(sibling), atomically: true, encoding: .utf8)
             }
             let verify = try await scenario.run(
@@ -267,7 +272,8 @@ import Testing
             let pki = try await scenario.makePKI()
             let echo = try scenario.startEchoServer()
             let port = try Harness.freePort()
-            try FileManager.default.createDirectory(atPath: scenario.path("reverse.d"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: scenario.path("reverse.d"), withIntermediateDirectories: true)
             try """
             frontend manager
                 bind 127.0.0.1:\(port) ssl crt \(pki.certificate("manager")) verify required ca-file \(pki.ca)

@@ -61,11 +61,13 @@ import Testing
     }
 
     @Test func namedTLSACLInConnectionRuleIsAnError() {
-        let found = errors(in: config(frontend: [
-            "bind :2021 \(tls)", "acl ok ssl_c_s_dn(CN) node1", "tcp-request connection reject unless ok",
-        ]))
-        #expect(found.first?.message.contains("ACL 'ok' (ssl_c_s_dn(CN)) cannot be used in 'tcp-request connection'")
-            == true, "\(found)")
+        let found = errors(
+            in: config(frontend: [
+                "bind :2021 \(tls)", "acl ok ssl_c_s_dn(CN) node1", "tcp-request connection reject unless ok",
+            ]))
+        #expect(
+            found.first?.message.contains("ACL 'ok' (ssl_c_s_dn(CN)) cannot be used in 'tcp-request connection'")
+                == true, "\(found)")
     }
 
     @Test func aclIsNotAllowedInBackend() {
@@ -77,7 +79,10 @@ import Testing
         let directory = try TemporaryDirectory()
         try directory.write("cns.lst", "# nodes\n  node1\n\nnode2\n")
         try directory.write(
-            "a.cfg", config(frontend: ["bind :2021 \(tls)", "acl ok ssl_c_s_dn(CN) -f cns.lst", "tcp-request session reject unless ok"]))
+            "a.cfg",
+            config(frontend: [
+                "bind :2021 \(tls)", "acl ok ssl_c_s_dn(CN) -f cns.lst", "tcp-request session reject unless ok",
+            ]))
         let model = try ConfigLoader(environment: [:]).load(paths: [directory.path])
         let acl = try #require(model.fe.sessionRules.first?.condition?.alternatives.first?.first?.acls.first)
         #expect(acl.patterns == .strings(["node1", "node2"], method: .str, ignoreCase: false))
@@ -94,9 +99,12 @@ import Testing
     }
 
     @Test func allowListsOnBindAndServer() throws {
-        let (model, diagnostics) = parse(config(
-            frontend: ["bind :2021 \(tls) allow-cn node1,node2 allow-uri spiffe://example.org/node/*"],
-            backend: ["server s1 127.0.0.1:2021 ssl ca-file /x/ca.pem verifyhost m allow-dns *.example.com allow-ip 10.0.0.0/8"]))
+        let (model, diagnostics) = parse(
+            config(
+                frontend: ["bind :2021 \(tls) allow-cn node1,node2 allow-uri spiffe://example.org/node/*"],
+                backend: [
+                    "server s1 127.0.0.1:2021 ssl ca-file /x/ca.pem verifyhost m allow-dns *.example.com allow-ip 10.0.0.0/8"
+                ]))
         #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
         let bindAllow = try #require(model.bind.tls?.allowedPeers)
         #expect(bindAllow.commonNames == ["node1", "node2"])
@@ -119,14 +127,15 @@ import Testing
     }
 
     @Test func tlsPolicyDefaultsFlowToBindAndServer() throws {
-        let (model, diagnostics) = parse(config(
-            global: [
-                "ssl-default-bind-ciphers ECDHE+AESGCM", "ssl-default-bind-ciphersuites TLS_AES_256_GCM_SHA384",
-                "ssl-default-bind-curves X25519", "ssl-default-bind-options ssl-min-ver TLSv1.3 no-tls-tickets",
-                "ssl-default-server-options ssl-max-ver TLSv1.2",
-            ],
-            frontend: ["bind :2021 \(tls)"],
-            backend: ["server s1 127.0.0.1:2021 ssl ca-file /x/ca.pem verifyhost m ciphers HIGH"]))
+        let (model, diagnostics) = parse(
+            config(
+                global: [
+                    "ssl-default-bind-ciphers ECDHE+AESGCM", "ssl-default-bind-ciphersuites TLS_AES_256_GCM_SHA384",
+                    "ssl-default-bind-curves X25519", "ssl-default-bind-options ssl-min-ver TLSv1.3 no-tls-tickets",
+                    "ssl-default-server-options ssl-max-ver TLSv1.2",
+                ],
+                frontend: ["bind :2021 \(tls)"],
+                backend: ["server s1 127.0.0.1:2021 ssl ca-file /x/ca.pem verifyhost m ciphers HIGH"]))
         #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
         let bind = try #require(model.bind.tls)
         #expect(bind.ciphers == "ECDHE+AESGCM" && bind.ciphersuites == "TLS_AES_256_GCM_SHA384")

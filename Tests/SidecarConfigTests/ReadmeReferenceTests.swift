@@ -23,7 +23,8 @@ import Testing
 
     @Test(arguments: Set(keywords).sorted())
     func keywordIsDocumented(_ keyword: String) {
-        #expect(Self.readme.contains("`\(keyword)") || Self.readme.contains(" \(keyword) ")
-            || Self.readme.contains(" \(keyword)`"), "README.md does not mention '\(keyword)'")
+        #expect(
+            Self.readme.contains("`\(keyword)") || Self.readme.contains(" \(keyword) ")
+                || Self.readme.contains(" \(keyword)`"), "README.md does not mention '\(keyword)'")
     }
 }

@@ -74,13 +74,16 @@ final class IdentityFixture {
         let configuration = Configuration(
             frontends: [
                 Frontend(
-                    name: "fwd", binds: [Bind(address: .unix(path: workspace.path("\(name).sock")), location: location)],
+                    name: "fwd",
+                    binds: [Bind(address: .unix(path: workspace.path("\(name).sock")), location: location)],
                     defaultBackend: "fwd", location: location)
             ],
             backends: [
                 Backend(
                     name: "fwd",
-                    servers: [Server(name: "rev", address: .tcp(host: "127.0.0.1", port: port), tls: tls, location: location)],
+                    servers: [
+                        Server(name: "rev", address: .tcp(host: "127.0.0.1", port: port), tls: tls, location: location)
+                    ],
                     location: location)
             ])
         return try await Proxy.start(
@@ -109,28 +112,46 @@ final class IdentityFixture {
     /// One row per rule form: the reverse configuration, a CN it must let through, one it must refuse.
     static let ruleForms: [(bindOptions: String, lines: [String], allowed: String, refused: String)] = [
         ("allow-cn node1,node2", [], "node1", "node7"),
-        ("", ["tcp-request session reject unless { ssl_c_used } { ssl_c_verify 0 } { ssl_c_s_dn(CN) -m str node1 node2 }"], "node2", "node7"),
+        (
+            "",
+            [
+                "tcp-request session reject unless { ssl_c_used } { ssl_c_verify 0 } { ssl_c_s_dn(CN) -m str node1 node2 }"
+            ], "node2", "node7"
+        ),
         ("", ["acl ok ssl_c_s_dn(CN) -m reg ^node[0-3]$", "tcp-request session reject unless ok"], "node3", "node7"),
         ("", ["acl ok ssl_c_s_dn(CN) -m beg agent-", "tcp-request session reject unless ok"], "agent-9", "node7"),
         ("", ["acl ok ssl_c_s_dn(CN) -i -f cns.lst", "tcp-request session reject unless ok"], "node1", "node7"),
-        ("", ["acl bad ssl_c_s_dn(CN) node7 node8", "acl old ssl_c_s_dn(CN) legacy", "tcp-request session reject if bad || old"], "node1", "node7"),
+        (
+            "",
+            [
+                "acl bad ssl_c_s_dn(CN) node7 node8", "acl old ssl_c_s_dn(CN) legacy",
+                "tcp-request session reject if bad || old",
+            ], "node1", "node7"
+        ),
         ("", ["acl node ssl_c_s_dn(CN) -m beg node", "tcp-request session reject if !node"], "node1", "client"),
-        ("", ["tcp-request session accept if { ssl_c_s_dn(CN) node1 }", "tcp-request session reject"], "node1", "node7"),
+        (
+            "", ["tcp-request session accept if { ssl_c_s_dn(CN) node1 }", "tcp-request session reject"], "node1",
+            "node7"
+        ),
     ]
 
     @Test(arguments: ruleForms.indices)
     func allowedCNPassesOtherCNIsRefusedBeforeTheBackend(index: Int) async throws {
         let form = Self.ruleForms[index]
         let fixture = try await IdentityFixture()
-        try Data("# upper case on purpose: -i\nNODE1\n".utf8).write(to: URL(fileURLWithPath: fixture.workspace.path("cns.lst")))
+        try Data("# upper case on purpose: -i\nNODE1\n".utf8).write(
+            to: URL(fileURLWithPath: fixture.workspace.path("cns.lst")))
         let reverse = try await fixture.startReverse(
             try fixture.reverseConfiguration(bindOptions: form.bindOptions, lines: form.lines))
         let port = reverse.boundAddresses[0].port!
-        let refusedForward = try await fixture.startForward(name: "refused", port: port, certificate: try fixture.client(form.refused))
+        let refusedForward = try await fixture.startForward(
+            name: "refused", port: port, certificate: try fixture.client(form.refused))
         #expect(try await !fixture.roundTrip(through: "refused"))
-        try await fixture.reverseLogs.waitFor("connection refused", "CN '\(form.refused)' not allowed on frontend 'rev'")
+        try await fixture.reverseLogs.waitFor(
+            "connection refused", "CN '\(form.refused)' not allowed on frontend 'rev'")
         #expect(fixture.echo.accepted == 0)
-        let allowedForward = try await fixture.startForward(name: "allowed", port: port, certificate: try fixture.client(form.allowed))
+        let allowedForward = try await fixture.startForward(
+            name: "allowed", port: port, certificate: try fixture.client(form.allowed))
         #expect(try await fixture.roundTrip(through: "allowed"))
         #expect(fixture.echo.accepted == 1)
         await fixture.shutdown(reverse, refusedForward, allowedForward)
@@ -144,7 +165,9 @@ final class IdentityFixture {
         #expect(try await !fixture.roundTrip(through: "f"))
         let line = try await fixture.reverseLogs.waitFor("connection refused")
         #expect(line.contains("peer=127.0.0.1"))
-        #expect(line.contains("subject=/CN=node7") && line.contains("issuer=/CN=sidecar test CA") && line.contains("serial="))
+        #expect(
+            line.contains("subject=/CN=node7") && line.contains("issuer=/CN=sidecar test CA")
+                && line.contains("serial="))
         #expect(line.contains("(allow-cn node1)"))
         await fixture.shutdown(reverse, forward)
     }
@@ -187,7 +210,8 @@ final class IdentityFixture {
         let configuration = try fixture.reverseConfiguration(bindOptions: "crl-file \(crl)")
         let first = try await fixture.startReverse(configuration)
         let revoked = (pki.revokedClientCertificate.path, pki.revokedClientKey.path)
-        let before = try await fixture.startForward(name: "before", port: first.boundAddresses[0].port!, certificate: revoked)
+        let before = try await fixture.startForward(
+            name: "before", port: first.boundAddresses[0].port!, certificate: revoked)
         #expect(try await !fixture.roundTrip(through: "before"))
         try await fixture.reverseLogs.waitFor("connection refused", "certificate revoked", "serial=")
         #expect(fixture.echo.accepted == 0)
@@ -197,14 +221,16 @@ final class IdentityFixture {
         let authority = try CertificateAuthority(certificateFile: pki.caCertificate, keyFile: pki.caKey)
         try authority.writeRevocationList(revoking: [], to: URL(fileURLWithPath: crl), crlNumber: 2, force: true)
         let second = try await fixture.startReverse(configuration)
-        let after = try await fixture.startForward(name: "after", port: second.boundAddresses[0].port!, certificate: revoked)
+        let after = try await fixture.startForward(
+            name: "after", port: second.boundAddresses[0].port!, certificate: revoked)
         #expect(try await fixture.roundTrip(through: "after"))
         await fixture.shutdown(second, before, after)
     }
 
     @Test func minimumTLS13RefusesOpenSSLClientOfferingTLS12() async throws {
         let fixture = try await IdentityFixture()
-        let reverse = try await fixture.startReverse(try fixture.reverseConfiguration(bindOptions: "ssl-min-ver TLSv1.3"))
+        let reverse = try await fixture.startReverse(
+            try fixture.reverseConfiguration(bindOptions: "ssl-min-ver TLSv1.3"))
         let port = reverse.boundAddresses[0].port!
         let pki = fixture.workspace.pki
         func sClient(_ version: String) throws -> (status: Int32, output: String) {
@@ -225,7 +251,8 @@ final class IdentityFixture {
         }
         let old = try sClient("-tls1_2")
         #expect(old.status != 0, "\(old.output)")
-        try await fixture.reverseLogs.waitFor("connection refused", "TLS 1.2 (offered by the client) below ssl-min-ver TLSv1.3")
+        try await fixture.reverseLogs.waitFor(
+            "connection refused", "TLS 1.2 (offered by the client) below ssl-min-ver TLSv1.3")
         let current = try sClient("-tls1_3")
         #expect(current.output.contains("TLSv1.3"), "\(current.output)")
         #expect(fixture.echo.accepted <= 1)
@@ -255,7 +282,9 @@ final class IdentityFixture {
         try await fixture.forwardLogs.waitFor("TLS handshake with server done", "resumed=false")
         #expect(try await fixture.roundTrip(through: "f"))
         try await fixture.eventuallyCount(fixture.forwardLogs, "TLS handshake with server done", 2)
-        let resumed = fixture.forwardLogs.all.filter { $0.contains("TLS handshake with server done") && $0.contains("resumed=true") }
+        let resumed = fixture.forwardLogs.all.filter {
+            $0.contains("TLS handshake with server done") && $0.contains("resumed=true")
+        }
         #expect(resumed.count == (tickets ? 1 : 0), "\(fixture.forwardLogs.all)")
         await fixture.shutdown(reverse, forward)
     }
@@ -275,12 +304,17 @@ final class IdentityFixture {
         #expect(findings.first?.severity == .warning)
         #expect(findings.first?.message.contains("certificate '/CN=soon'") == true)
         #expect(findings.first?.message.contains("expires on") == true)
-        #expect(plan.certificateExpiries.contains { $0.subject == "/CN=sidecar test CA" && $0.role == .certificateAuthority })
+        #expect(
+            plan.certificateExpiries.contains {
+                $0.subject == "/CN=sidecar test CA" && $0.role == .certificateAuthority
+            })
 
         configuration.frontends[0].binds[0].tls?.certificateFiles = [expired.path]
         configuration.frontends[0].binds[0].tls?.keyFile = fixture.workspace.pki.expiredClientKey.path
         let expiredFindings = try ProxyPlan(configuration: configuration).certificateFindings()
-        #expect(expiredFindings.contains { $0.severity == .error && $0.message.contains("expired on") }, "\(expiredFindings)")
+        #expect(
+            expiredFindings.contains { $0.severity == .error && $0.message.contains("expired on") },
+            "\(expiredFindings)")
         configuration.global.certExpiryWarningDays = 5
         configuration.frontends[0].binds[0].tls?.certificateFiles = [soon.certificateFile.path]
         configuration.frontends[0].binds[0].tls?.keyFile = soon.keyFile.path

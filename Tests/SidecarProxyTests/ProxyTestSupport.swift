@@ -105,7 +105,8 @@ final class EchoServer: Sendable {
 
     /// - Parameter closesAfterInput: after the client's EOF, finish echoing and close (true), or keep the
     ///   connection open, half-closed, until the other side closes it (false).
-    static func start(path: String, group: any EventLoopGroup, closesAfterInput: Bool = true) async throws -> EchoServer {
+    static func start(path: String, group: any EventLoopGroup, closesAfterInput: Bool = true) async throws -> EchoServer
+    {
         let accepted = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -234,12 +235,17 @@ final class TunnelFixture: Sendable {
         let reverseConfiguration = Configuration(
             frontends: [
                 Frontend(
-                    name: "rev", binds: [Bind(address: .tcp(host: "127.0.0.1", port: 0), tls: listenerTLS, location: .commandLine("test"))],
+                    name: "rev",
+                    binds: [
+                        Bind(
+                            address: .tcp(host: "127.0.0.1", port: 0), tls: listenerTLS, location: .commandLine("test"))
+                    ],
                     defaultBackend: "rev", location: .commandLine("test"))
             ],
             backends: [
                 Backend(
-                    name: "rev", servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("test"))],
+                    name: "rev",
+                    servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("test"))],
                     location: .commandLine("test"))
             ])
         reverse = try await Proxy.start(
@@ -250,7 +256,8 @@ final class TunnelFixture: Sendable {
         let forwardConfiguration = Configuration(
             frontends: [
                 Frontend(
-                    name: "fwd", binds: [Bind(address: .unix(path: workspace.path("fwd.sock")), location: .commandLine("test"))],
+                    name: "fwd",
+                    binds: [Bind(address: .unix(path: workspace.path("fwd.sock")), location: .commandLine("test"))],
                     defaultBackend: "fwd", location: .commandLine("test"))
             ],
             backends: [

@@ -83,7 +83,8 @@ import Testing
     private func attempt(
         _ tunnel: TunnelFixture, certificate: (URL, URL)?, expect fragments: String...
     ) async throws {
-        var settings = TLSSettings(caFile: tunnel.workspace.pki.caCertificate.path, verify: .required, verifyHost: "localhost")
+        var settings = TLSSettings(
+            caFile: tunnel.workspace.pki.caCertificate.path, verify: .required, verifyHost: "localhost")
         if let (certificate, key) = certificate {
             settings.certificateFiles = [certificate.path]
             settings.keyFile = key.path
@@ -114,14 +115,18 @@ import Testing
     @Test func clientFromAnotherCAIsRefusedWithItsSubject() async throws {
         let tunnel = try await TunnelFixture()
         let pki = tunnel.workspace.pki
-        try await attempt(tunnel, certificate: (pki.rogueClientCertificate, pki.rogueClientKey), expect: "unknown CA", "subject=/CN=client", "issuer=/CN=rogue")
+        try await attempt(
+            tunnel, certificate: (pki.rogueClientCertificate, pki.rogueClientKey), expect: "unknown CA",
+            "subject=/CN=client", "issuer=/CN=rogue")
         await tunnel.shutdown()
     }
 
     @Test func expiredClientIsRefused() async throws {
         let tunnel = try await TunnelFixture()
         let pki = tunnel.workspace.pki
-        try await attempt(tunnel, certificate: (pki.expiredClientCertificate, pki.expiredClientKey), expect: "certificate has expired")
+        try await attempt(
+            tunnel, certificate: (pki.expiredClientCertificate, pki.expiredClientKey), expect: "certificate has expired"
+        )
         await tunnel.shutdown()
     }
 }
@@ -145,19 +150,24 @@ extension LogCapture {
         let workspace = try Workspace()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let logs = LogCapture()
-        let holder = try await EchoServer.start(path: workspace.path("hold.sock"), group: group, closesAfterInput: false)
+        let holder = try await EchoServer.start(
+            path: workspace.path("hold.sock"), group: group, closesAfterInput: false)
         let configuration = Configuration(
             frontends: [
                 Frontend(
-                    name: "fwd", binds: [Bind(address: .unix(path: workspace.path("in.sock")), location: .commandLine("t"))],
-                    defaultBackend: "fwd", timeouts: Timeouts(clientFin: .milliseconds(300)), location: .commandLine("t"))
+                    name: "fwd",
+                    binds: [Bind(address: .unix(path: workspace.path("in.sock")), location: .commandLine("t"))],
+                    defaultBackend: "fwd", timeouts: Timeouts(clientFin: .milliseconds(300)),
+                    location: .commandLine("t"))
             ],
             backends: [
                 Backend(
-                    name: "fwd", servers: [Server(name: "hold", address: .unix(path: holder.path), location: .commandLine("t"))],
+                    name: "fwd",
+                    servers: [Server(name: "hold", address: .unix(path: holder.path), location: .commandLine("t"))],
                     location: .commandLine("t"))
             ])
-        let proxy = try await Proxy.start(plan: ProxyPlan(configuration: configuration), group: group, logger: logs.logger)
+        let proxy = try await Proxy.start(
+            plan: ProxyPlan(configuration: configuration), group: group, logger: logs.logger)
         let client = try await CollectingClient.connect(unixPath: workspace.path("in.sock"), group: group)
         try await client.send(ByteBuffer(string: "last words"))
         try await eventually("echo") { client.received.readableBytes == 10 }

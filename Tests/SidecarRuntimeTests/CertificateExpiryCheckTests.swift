@@ -38,7 +38,10 @@ import Testing
         let failed = try check(
             certificate: pki.expiredClientCertificate, key: pki.expiredClientKey, pki: pki, in: directory)
         #expect(!failed.isValid)
-        #expect(failed.lines.contains { $0.contains("rev.cfg:2: error: certificate '/CN=client'") && $0.contains("expired on") },
+        #expect(
+            failed.lines.contains {
+                $0.contains("rev.cfg:2: error: certificate '/CN=client'") && $0.contains("expired on")
+            },
             "\(failed.lines)")
     }
 }

@@ -93,7 +93,8 @@ import Testing
         let error = try #require(pair.serverEvents.errors.first)
         #expect(error.code == TLSError.certificateRejected)
         #expect(error.reason.contains("unknown CA"))
-        #expect(error.certificate?.issuer.contains("rogue") == true || error.certificate?.issuer.contains("Rogue") == true)
+        #expect(
+            error.certificate?.issuer.contains("rogue") == true || error.certificate?.issuer.contains("Rogue") == true)
         #expect(pair.serverEvents.handshake == nil)
     }
 
@@ -108,7 +109,9 @@ import Testing
     @Test func clientWithoutCertificateIsRefused() throws {
         let pair = try TLSPair(pki: pki, clientCertificate: .some(nil))
         try pair.interact()
-        let error = try #require(pair.serverEvents.errors.first, "client saw \(pair.clientEvents.errors), handshake \(String(describing: pair.serverEvents.handshake))")
+        let error = try #require(
+            pair.serverEvents.errors.first,
+            "client saw \(pair.clientEvents.errors), handshake \(String(describing: pair.serverEvents.handshake))")
         #expect(error.reason == "no certificate presented")
     }
 
