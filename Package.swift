@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "SidecarProxy",
             dependencies: [
-                "SidecarTLS", "SidecarConfig",
+                "SidecarTLS", "SidecarConfig", "SidecarSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -3,10 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SidecarConfig
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import SidecarSystemd
 
 /// One listening socket of a frontend's `bind` line, accepting connections into `ProxyConnection`s.
 ///
@@ -102,9 +99,13 @@ final class Listener: Sendable {
                 throw ProxyError("cannot listen on \(bind.bind.address): \(Self.describe(error))", at: location)
             }
         case .unix(let path):
-            try Self.checkReplaceable(path, at: location)
-            let temporary = "\(path).\(getpid()).tmp"
-            unlink(temporary)
+            do {
+                try UnixSocketFile.checkReplaceable(path)
+            } catch {
+                throw ProxyError(error.description, at: location)
+            }
+            let temporary = UnixSocketFile.temporaryPath(for: path)
+            UnixSocketFile.remove(temporary)
             let channel: Channel
             do {
                 channel = try await bootstrap.bind(unixDomainSocketPath: temporary).get()
@@ -113,11 +114,13 @@ final class Listener: Sendable {
             }
             do {
                 try Self.setOwnerAndMode(temporary, bind.bind.unixSocket, shownAs: path, at: location)
-                guard rename(temporary, path) == 0 else {
-                    throw ProxyError("cannot create socket \(path): \(String(cString: strerror(errno)))", at: location)
+                do {
+                    try UnixSocketFile.install(temporary, at: path)
+                } catch {
+                    throw ProxyError(error.description, at: location)
                 }
             } catch {
-                unlink(temporary)
+                UnixSocketFile.remove(temporary)
                 try? await channel.close()
                 throw error
             }
@@ -130,77 +133,24 @@ final class Listener: Sendable {
     /// Stops accepting; removes the socket file this listener created.
     func close() async {
         try? await channel.close()
-        if let createdPath { unlink(createdPath) }
-    }
-
-    /// Refuses to replace anything but a dead socket.
-    private static func checkReplaceable(_ path: String, at location: SourceLocation) throws {
-        var status = stat()
-        guard lstat(path, &status) == 0 else {
-            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(
-                separator: "/")
-            if !directory.isEmpty, access(directory, F_OK) != 0 {
-                throw ProxyError("cannot listen on \(path): directory \(directory) does not exist", at: location)
-            }
-            return
-        }
-        guard (status.st_mode & S_IFMT) == S_IFSOCK else {
-            throw ProxyError(
-                "cannot listen on \(path): the path exists and is not a socket; not replacing it", at: location)
-        }
-        if isListening(path) {
-            throw ProxyError("cannot listen on \(path): another process is listening on it", at: location)
-        }
-    }
-
-    private static func isListening(_ path: String) -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { Glibc.close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        return result == 0
+        if let createdPath { UnixSocketFile.remove(createdPath) }
     }
 
     private static func setOwnerAndMode(
         _ path: String, _ options: UnixSocketOptions, shownAs shown: String, at location: SourceLocation
     ) throws {
-        var uid = options.uid.map { uid_t($0) } ?? uid_t.max
-        var gid = options.gid.map { gid_t($0) } ?? gid_t.max
-        if let user = options.user {
-            guard let entry = getpwnam(user) else {
-                throw ProxyError("socket \(shown): unknown user '\(user)'", at: location)
-            }
-            uid = entry.pointee.pw_uid
-        }
-        if let group = options.group {
-            guard let entry = getgrnam(group) else {
-                throw ProxyError("socket \(shown): unknown group '\(group)'", at: location)
-            }
-            gid = entry.pointee.gr_gid
-        }
-        if uid != uid_t.max || gid != gid_t.max, chown(path, uid, gid) != 0 {
-            throw ProxyError("cannot set owner of socket \(shown): \(String(cString: strerror(errno)))", at: location)
-        }
-        if let mode = options.mode, chmod(path, mode_t(mode)) != 0 {
-            throw ProxyError("cannot set mode of socket \(shown): \(String(cString: strerror(errno)))", at: location)
+        do {
+            try UnixSocketFile.setOwnerAndMode(
+                path, user: options.user, uid: options.uid, group: options.group, gid: options.gid,
+                mode: options.mode, shown: shown)
+        } catch {
+            throw ProxyError(error.description, at: location)
         }
     }
 
     private static func describe(_ error: any Error) -> String {
         if let error = error as? IOError {
-            return String(cString: strerror(error.errnoCode))
+            return UnixSocketFile.errorText(error.errnoCode)
         }
         return "\(error)"
     }

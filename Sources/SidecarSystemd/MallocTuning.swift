@@ -10,14 +10,15 @@
 /// out again: measured on the reverse side during a 1 GB stream, page faults and page clearing were a fifth
 /// of the profile (`perf record -e cpu-clock`), and these two settings halved its CPU per GB (139 → 65
 /// ticks) for a few MiB more resident memory. An operator's own `MALLOC_TRIM_THRESHOLD_` or
-/// `MALLOC_MMAP_THRESHOLD_` environment setting wins.
-enum MallocTuning {
+/// `MALLOC_MMAP_THRESHOLD_` environment setting wins. (It sits with the other thin OS wrappers so that no
+/// other module calls C.)
+public enum MallocTuning {
     /// `M_TRIM_THRESHOLD` and `M_MMAP_THRESHOLD` from glibc's <malloc.h>, which Swift's Glibc module does not
     /// export.
     private static let trimThreshold: Int32 = -1
     private static let mmapThreshold: Int32 = -3
 
-    static func apply(environment: [String: String]) {
+    public static func apply(environment: [String: String]) {
         #if os(Linux)
             if environment["MALLOC_MMAP_THRESHOLD_"] == nil { _ = glibcMallopt(mmapThreshold, 4 << 20) }
             if environment["MALLOC_TRIM_THRESHOLD_"] == nil { _ = glibcMallopt(trimThreshold, 16 << 20) }
