@@ -1,49 +1,42 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Synchronization
 
-/// A `-m reg` pattern compiled once, at load, with the C library's POSIX extended regular expressions: the
-/// engine HAProxy itself uses when built without PCRE. The match is a search (unanchored), as in HAProxy;
-/// write `^...$` to match a whole value.
+/// A `-m reg` pattern, compiled once, at load. The syntax is Swift's `Regex`: a superset of POSIX extended
+/// regular expressions for the patterns operators write (`^node[0-9]+$`, `(a|b)`, `[[:digit:]]{2,}`), which
+/// is what HAProxy built without PCRE takes. The match is a search (unanchored), as in HAProxy; write `^...$`
+/// to match a whole value. As in POSIX, `.` also matches a newline and `$` only matches at the very end.
 ///
-/// Threading: `regexec` is thread-safe on a compiled `regex_t` (glibc documents it MT-Safe), so one value
-/// is shared by every connection. The `regex_t` is owned by this object and freed in `deinit`.
-public final class ACLRegex: @unchecked Sendable, Hashable, CustomStringConvertible {
+/// Threading: one value is shared by every connection, on every event loop, but `Regex` is not `Sendable`
+/// and builds its matching program lazily, on first use. So the expression lives in a `Mutex` and each match
+/// runs under it. Matches are short (certificate names and DNs) and ACLs are evaluated once per connection,
+/// so contention is negligible. `init` runs one match, so that the lazy step happens at load rather than on
+/// a connection.
+public final class ACLRegex: Sendable, Hashable, CustomStringConvertible {
     /// The expression as written.
     public let source: String
     public let ignoreCase: Bool
-    private let compiled: UnsafeMutablePointer<regex_t>
+    private let regex: Mutex<Regex<AnyRegexOutput>>
 
     /// Compiles `source`.
-    /// - Throws: `ACLRegex.CompileError` with the C library's message.
+    /// - Throws: `ACLRegex.CompileError` with the parser's message, e.g. `expected ')'`.
     public init(_ source: String, ignoreCase: Bool) throws(CompileError) {
         self.source = source
         self.ignoreCase = ignoreCase
-        // Compiled into a local first: once `compiled` is set, a throw would run `deinit` on a failed regex_t.
-        let regex = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
-        let flags = REG_EXTENDED | REG_NOSUB | (ignoreCase ? REG_ICASE : 0)
-        let status = regcomp(regex, source, flags)
-        guard status == 0 else {
-            var message = [CChar](repeating: 0, count: 256)
-            regerror(status, regex, &message, message.count)
-            regex.deallocate()
-            throw CompileError(message: String(cString: message))
+        var regex: Regex<AnyRegexOutput>
+        do {
+            regex = try Regex(source).dotMatchesNewlines()
+            if ignoreCase { regex = regex.ignoresCase() }
+            _ = try regex.firstMatch(in: "")
+        } catch {
+            throw CompileError(message: "\(error)")
         }
-        compiled = regex
-    }
-
-    deinit {
-        regfree(compiled)
-        compiled.deallocate()
+        self.regex = Mutex(regex)
     }
 
     /// Whether the expression matches somewhere in `value`.
     public func matches(_ value: String) -> Bool {
-        // regexec needs a NUL-terminated string; a value holding a NUL cannot be a certificate name.
+        // As with the C library, which saw the value as a C string: a value holding a NUL is no certificate name.
         guard !value.utf8.contains(0) else { return false }
-        return value.withCString { regexec(compiled, $0, 0, nil, 0) == 0 }
+        return regex.withLock { value.contains($0) }
     }
 
     public static func == (lhs: ACLRegex, rhs: ACLRegex) -> Bool {

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// An IP address or CIDR block, as `src` patterns and `allow-ip` take them: `10.0.0.7`, `10.0.0.0/8`,
 /// `fd00::/8`, `::1`.
 ///
@@ -44,15 +38,7 @@ public struct IPPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// The 4 or 16 bytes of a textual IPv4 or IPv6 address.
     public static func bytes(of text: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            return withUnsafeBytes(of: &v4) { Array($0) }
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { Array($0) }
-        }
-        return nil
+        IPAddressText.bytes(of: text)
     }
 
     /// Whether `candidate` (4 or 16 bytes) is inside this block.
@@ -85,12 +71,7 @@ public struct IPPattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        var buffer = [CChar](repeating: 0, count: 64)
-        let family = address.count == 4 ? AF_INET : AF_INET6
-        let text = address.withUnsafeBytes { raw in
-            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil
-                ? String(cString: buffer) : "?"
-        }
+        let text = IPAddressText.string(from: address) ?? "?"
         return prefixLength == address.count * 8 ? text : "\(text)/\(prefixLength)"
     }
 }

@@ -35,16 +35,12 @@ extension FrontendPlan {
     }
 
     /// The 4 or 16 address bytes of an IP peer; nil for a Unix-socket peer.
+    /// An IPv4-mapped IPv6 peer stays 16 bytes (`IPPattern` matches it against IPv4 patterns).
     static func addressBytes(_ address: SocketAddress) -> [UInt8]? {
         switch address {
-        case .v4(let v4):
-            var raw = v4.address.sin_addr
-            return withUnsafeBytes(of: &raw) { Array($0) }
-        case .v6(let v6):
-            var raw = v6.address.sin6_addr
-            return withUnsafeBytes(of: &raw) { Array($0) }
-        case .unixDomainSocket:
-            return nil
+        case .v4: return address.ipAddress.flatMap { IPAddressText.ipv4Bytes($0) }
+        case .v6: return address.ipAddress.flatMap { IPAddressText.ipv6Bytes($0) }
+        case .unixDomainSocket: return nil
         }
     }
 
