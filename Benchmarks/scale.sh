@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks/scale.sh: the reverse side under many agents (a benchmark, not a test).
 #   1. IDLE (default 10000) concurrent idle mTLS connections held through forward -> reverse: RSS of each.
-#   2. A reconnect storm: STORM (default 2000) agents connecting at once: time until all are relayed, peak RSS.
+#   2. A reconnect storm: STORM (default 2000) agents reconnecting, 100 at a time: time until all are relayed,
+#      peak RSS.
 # Runs sidecar (release build) and HAProxy 2.6 the same way, one after the other, on loopback only, with the
 # shared harness's load tool (../shared/bench/tunnelbench.c) and certificates (certs.sh).
 set -euo pipefail
@@ -92,11 +93,13 @@ for system in sidecar haproxy; do
     setup=$(grep -o 'setup_s=[0-9.]*' "$TMP/$system-idle.log" | head -1)
     alive=$(grep -o 'alive_after_hold=[0-9]*' "$TMP/$system-idle.log" | head -1)
     echo "system=$system idle_conns=$IDLE $setup $alive rev_rss_kb=$held_rev rev_kb_per_conn=$(( (held_rev - base_rev) * 1000 / IDLE ))e-3 fwd_rss_kb=$held_fwd fwd_kb_per_conn=$(( (held_fwd - base_fwd) * 1000 / IDLE ))e-3"
-    # Storm: STORM agents connect at once (the idle mode opens them back to back and waits for every round trip).
+    # Storm: STORM agents reconnecting at once, 100 in flight at a time (new mTLS session each, resumption on):
+    # the time until every one has had its round trip relayed.
     start=$(date +%s.%N)
-    "$TMP/tunnelbench" idle --unix "$sock" --conns "$STORM" --hold 2 --timeout 300 >"$TMP/$system-storm.log" 2>&1
-    storm_setup=$(grep -o 'setup_s=[0-9.]*' "$TMP/$system-storm.log" | head -1)
-    echo "system=$system storm_conns=$STORM storm_$storm_setup rev_peak_rss_kb=$(hwm "$REV") fwd_peak_rss_kb=$(hwm "$FWD")"
+    "$TMP/tunnelbench" connrate --unix "$sock" --count "$STORM" --parallel 100 --timeout 300 >"$TMP/$system-storm.log" 2>&1 || true
+    end=$(date +%s.%N)
+    errors=$(grep -o 'errors=[0-9]*' "$TMP/$system-storm.log" | head -1)
+    echo "system=$system storm_conns=$STORM storm_seconds=$(echo "$end - $start" | bc) $errors rev_peak_rss_kb=$(hwm "$REV") fwd_peak_rss_kb=$(hwm "$FWD")"
     kill "$REV" "$FWD" 2>/dev/null || true
     wait "$REV" "$FWD" 2>/dev/null || true
 done
