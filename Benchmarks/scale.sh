@@ -99,7 +99,7 @@ for system in sidecar haproxy; do
     "$TMP/tunnelbench" connrate --unix "$sock" --count "$STORM" --parallel 100 --timeout 300 >"$TMP/$system-storm.log" 2>&1 || true
     end=$(date +%s.%N)
     errors=$(grep -o 'errors=[0-9]*' "$TMP/$system-storm.log" | head -1)
-    echo "system=$system storm_conns=$STORM storm_seconds=$(echo "$end - $start" | bc) $errors rev_peak_rss_kb=$(hwm "$REV") fwd_peak_rss_kb=$(hwm "$FWD")"
+    echo "system=$system storm_conns=$STORM storm_seconds=$(awk "BEGIN{printf \"%.2f\", $end - $start}") $errors rev_peak_rss_kb=$(hwm "$REV") fwd_peak_rss_kb=$(hwm "$FWD")"
     kill "$REV" "$FWD" 2>/dev/null || true
     wait "$REV" "$FWD" 2>/dev/null || true
 done

@@ -2,10 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SidecarConfig
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import SidecarSystemd
 
 /// One `stats socket` line served: a Unix socket speaking HAProxy's runtime API text protocol, so
 /// `echo 'show stat' | socat stdio UNIX-CONNECT:PATH` and `nc -U PATH` work as with HAProxy.
@@ -15,9 +12,10 @@ import SidecarConfig
 /// by a `> ` prompt and the connection stays open until `quit`, EOF or 10 s without a command (HAProxy's
 /// default `stats timeout`).
 ///
-/// The socket file is created with the line's `mode` (0600 when none is given: the socket may change servers,
-/// so it is private by default, where HAProxy would leave it to the umask) and removed on `close`. A stale
-/// socket file at the path is replaced.
+/// The socket file is created like a `bind` socket (`UnixSocketFile`: bound under a temporary name, given the
+/// line's `mode`, renamed into place) and removed on `close`. The mode is 0600 when none is given: the socket
+/// may change servers, so it is private by default, where HAProxy would leave it to the umask. A stale socket
+/// file at the path is replaced; a path where another process listens, or that is not a socket, is an error.
 final class StatsSocketServer: Sendable {
     /// The line this server serves; a reload keeps the server when its `key` is unchanged.
     let socket: StatsSocket
@@ -44,6 +42,15 @@ final class StatsSocketServer: Sendable {
             throw StatsSocketError("\(socket.location): 'stats socket' must be a Unix socket path")
         }
         let level = socket.level
+        do {
+            try UnixSocketFile.checkReplaceable(path)
+        } catch {
+            throw StatsSocketError("\(socket.location): cannot create stats socket: \(error)")
+        }
+        // Bound under a temporary name, given its mode, then renamed into place, as `bind` sockets are: a
+        // client never finds the socket with the wrong mode.
+        let temporary = UnixSocketFile.temporaryPath(for: path)
+        UnixSocketFile.remove(temporary)
         let channel: Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -57,15 +64,18 @@ final class StatsSocketServer: Sendable {
                             RuntimeAPIHandler(api: api, level: level))
                     }
                 }
-                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+                .bind(unixDomainSocketPath: temporary).get()
         } catch {
             throw StatsSocketError("\(socket.location): cannot create stats socket \(path): \(error)")
         }
-        if chmod(path, mode_t(socket.mode ?? 0o600)) != 0 {
-            let reason = String(cString: strerror(errno))
+        do {
+            try UnixSocketFile.setOwnerAndMode(
+                temporary, user: nil, uid: nil, group: nil, gid: nil, mode: socket.mode ?? 0o600, shown: path)
+            try UnixSocketFile.install(temporary, at: path)
+        } catch {
+            UnixSocketFile.remove(temporary)
             try? await channel.close()
-            unlink(path)
-            throw StatsSocketError("\(socket.location): cannot set mode of stats socket \(path): \(reason)")
+            throw StatsSocketError("\(socket.location): \(error)")
         }
         logger.info("stats socket listening", metadata: ["path": "\(path)", "level": "\(level.rawValue)"])
         return StatsSocketServer(socket: socket, channel: channel, path: path)
@@ -74,6 +84,6 @@ final class StatsSocketServer: Sendable {
     /// Stops answering and removes the socket file.
     func close() async {
         try? await channel.close()
-        unlink(path)
+        UnixSocketFile.remove(path)
     }
 }

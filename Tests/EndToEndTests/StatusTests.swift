@@ -4,7 +4,7 @@ import Testing
 /// `stats socket` in a running `sidecar forward` and `sidecar status` against it: its table, its JSON, and its
 /// exit status for a healthy setup, for a backend with no server up, and for a socket that is not there.
 @Suite struct StatusTests {
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func statusReportsHealthAndExitsNonZeroWhenABackendIsDown() async throws {
+    @Test(pendingHooks) func statusReportsHealthAndExitsNonZeroWhenABackendIsDown() async throws {
         try await withScenario { scenario in
             let pki = try await scenario.makePKI()
             let echo = try scenario.startEchoServer()
@@ -57,9 +57,28 @@ import Testing
             #expect(missing.exitStatus == 1)
             #expect(missing.stderr.contains("cannot connect to stats socket"))
 
+            // SIGHUP with the socket's level lowered: the socket is re-created at level user, and the server
+            // disabled through the API stays in maintenance in the reloaded configuration.
+            let configuration = try String(contentsOfFile: scenario.path("conf.d/agent.cfg"), encoding: .utf8)
+            try configuration.replacingOccurrences(of: "level admin", with: "level user")
+                .write(toFile: scenario.path("conf.d/agent.cfg"), atomically: true, encoding: .utf8)
+            kill(forward.pid, SIGHUP)
+            try await forward.waitForLine(containing: ["info reloaded"])
+            let user = try UnixSocketClient(path: admin)
+            try user.send("enable server manager/manager\n")
+            let refused = String(decoding: try await user.receiveUntilClosed(), as: UTF8.self)
+            user.close()
+            #expect(refused == "Permission denied\n\n")
+            let afterReload = try await scenario.runSidecar(["status", "--socket", admin])
+            #expect(afterReload.exitStatus == 2, "\(afterReload.transcript)")
+            #expect(afterReload.stdout.contains("MAINT"))
+
             client.close()
             forward.stop()
             #expect(!FileManager.default.fileExists(atPath: admin))
         }
     }
 }
+
+/// H7-PENDING: needs 'stats socket' accepted by ProxyPlan, which lands at 05:00.
+private let pendingHooks = ConditionTrait.disabled("needs 'stats socket' accepted by ProxyPlan (H7-PENDING)")

@@ -199,3 +199,6 @@ final class EchoClient: Sendable {
         func channelInactive(context: ChannelHandlerContext) { box.withLockedValue { $0.ended = true } }
     }
 }
+
+/// H7-PENDING: tests that need the Balancer/ProxyConnection hooks, which land at 05:00.
+let pendingHooks = ConditionTrait.disabled("needs the Balancer/ProxyConnection hooks (H7-PENDING)")

@@ -10,7 +10,7 @@ import Testing
 /// The runtime API on a stats socket, against a running in-process proxy with live connections.
 @Suite(.serialized)
 struct RuntimeAPITests {
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func showStatCountersMoveAsTrafficFlows() async throws {
+    @Test(pendingHooks) func showStatCountersMoveAsTrafficFlows() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let stat = try await fixture.command("show stat")
@@ -41,7 +41,7 @@ struct RuntimeAPITests {
         }
     }
 
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func failedClientHandshakeCountsAsRequestError() async throws {
+    @Test(pendingHooks) func failedClientHandshakeCountsAsRequestError() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let port = try #require(fixture.proxy.boundAddresses.compactMap(\.port).first)
@@ -58,7 +58,7 @@ struct RuntimeAPITests {
         #expect(fixture.echoes.values.allSatisfy { $0.accepted == 0 })
     }
 
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func disableServerStopsNewConnectionsWhileExistingOnesContinue() async throws {
+    @Test(pendingHooks) func disableServerStopsNewConnectionsWhileExistingOnesContinue() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let first = try await fixture.client()
@@ -88,7 +88,7 @@ struct RuntimeAPITests {
         await first.close()
     }
 
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func drainingServerKeepsItsSessionsAndTakesNoNewOnes() async throws {
+    @Test(pendingHooks) func drainingServerKeepsItsSessionsAndTakesNoNewOnes() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         #expect(try await fixture.command("set server be/s1 state drain") == "\n")
@@ -105,7 +105,7 @@ struct RuntimeAPITests {
         #expect(try await fixture.command("set server be/s1 state sleepy").contains("expects 'ready', 'drain'"))
     }
 
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func weightZeroTakesNoNewConnections() async throws {
+    @Test(pendingHooks) func weightZeroTakesNoNewConnections() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         #expect(try await fixture.command("set server be/s2 weight 0") == "\n")
@@ -119,7 +119,7 @@ struct RuntimeAPITests {
         #expect(try await fixture.command("set server be/s2 weight 300").contains("between 0 and 256"))
     }
 
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func shutdownSessionsServerClosesThem() async throws {
+    @Test(pendingHooks) func shutdownSessionsServerClosesThem() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let clients = [try await fixture.client(), try await fixture.client()]
@@ -193,7 +193,7 @@ struct RuntimeAPITests {
         #expect(interactive.hasSuffix("> "))
     }
 
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func reloadKeepsCountersAndServerStates() async throws {
+    @Test(pendingHooks) func reloadKeepsCountersAndServerStates() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let client = try await fixture.client()

@@ -31,7 +31,7 @@ struct StatusReportTests {
         await client.close()
     }
 
-    @Test(.disabled("H7-PENDING: needs the Balancer/ProxyConnection hooks")) func backendWithoutServersUpIsAProblem() async throws {
+    @Test(pendingHooks) func backendWithoutServersUpIsAProblem() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         #expect(try await fixture.command("disable server be/s1; disable server be/s2") == "\n\n")
