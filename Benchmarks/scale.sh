@@ -11,7 +11,13 @@ BENCH=${SHARED:-$ROOT/../shared}/bench
 [[ -f $BENCH/tunnelbench.c ]] || { echo "needs the harness at $BENCH (check out shared/ beside this repository, or set SHARED)" >&2; exit 2; }
 IDLE=${IDLE:-10000}
 STORM=${STORM:-2000}
-ulimit -n 65536
+# Each proxy holds two descriptors per connection; raise the soft limit as far as the hard one allows.
+ulimit -n "$(ulimit -Hn)"
+limit=$(ulimit -n)
+if ((IDLE * 2 + 100 > limit)); then
+    IDLE=$(((limit - 100) / 2))
+    echo "note: the open-file limit here is $limit, so IDLE is lowered to $IDLE" >&2
+fi
 TMP=$(mktemp -d /tmp/sidecar-scale.XXXXXX)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
