@@ -47,10 +47,10 @@ start_haproxy() { # port socket
     cat >"$TMP/rev.cfg" <<CFG
 global
     nbthread 1
-    maxconn 30000
+    maxconn 9990
 defaults
     mode tcp
-    maxconn 30000
+    maxconn 9990
     timeout connect 5s
     timeout client 300s
     timeout server 300s
@@ -63,10 +63,10 @@ CFG
     cat >"$TMP/fwd.cfg" <<CFG
 global
     nbthread 1
-    maxconn 30000
+    maxconn 9990
 defaults
     mode tcp
-    maxconn 30000
+    maxconn 9990
     timeout connect 5s
     timeout client 300s
     timeout server 300s
