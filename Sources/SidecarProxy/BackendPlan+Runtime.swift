@@ -1,5 +1,3 @@
-// TEMPORARY until the Balancer hook lands (after 05:00): a side table that does not affect selection.
-import NIOConcurrencyHelpers
 import SidecarConfig
 
 extension BackendPlan {
@@ -22,27 +20,19 @@ extension BackendPlan {
     }
 }
 
-private let temporaryAdmin = NIOLockedValueBox<[ObjectIdentifier: [Int: (ServerAdminState, Int)]]>([:])
-
 extension BackendPlan {
     /// Sets the administrative state of server `index` (runtime API); effective for the next connection.
     public func setAdministrativeState(of index: Int, to admin: ServerAdminState) {
-        let weight = serverState(of: index).weight
-        temporaryAdmin.withLockedValue { $0[ObjectIdentifier(balancer), default: [:]][index] = (admin, weight) }
+        balancer.setAdministrativeState(index, admin)
     }
 
     /// Sets the weight of server `index` (runtime API), 0...256; 0 takes no new connections.
     public func setWeight(of index: Int, to weight: Int) {
-        let admin = serverState(of: index).admin
-        temporaryAdmin.withLockedValue { $0[ObjectIdentifier(balancer), default: [:]][index] = (admin, weight) }
+        balancer.setWeight(index, weight)
     }
 
     /// The balancer's view of server `index` now.
     public func serverState(of index: Int) -> ServerRuntimeState {
-        let stored = temporaryAdmin.withLockedValue { $0[ObjectIdentifier(balancer)]?[index] }
-        let server = servers[index].server
-        return ServerRuntimeState(
-            admin: stored?.0 ?? (server.disabled ? .maint : .ready), weight: stored?.1 ?? server.weight,
-            up: balancer.isUp(index), connections: balancer.connections(on: index).server)
+        balancer.runtimeState(index)
     }
 }

@@ -6,7 +6,7 @@ import SidecarConfig
 ///
 /// - `roundrobin` and `static-rr`: smooth weighted round robin (every usable server gains its weight, the
 ///   richest is picked and pays the total), so weights 1/2/3 give exactly 1/2/3 of every 6 connections.
-///   Weights never change at run time here, so the two behave the same.
+///   Weights change only through the runtime API (`set server B/S weight`), so the two behave the same.
 /// - `leastconn`: the fewest active connections relative to weight; ties go round robin.
 /// - `first`: the lowest-index server with a free `maxconn` slot.
 ///
@@ -18,9 +18,12 @@ import SidecarConfig
 /// the servers per connection.
 public final class Balancer: Sendable {
     private struct Entry {
-        let weight: Int
+        var weight: Int
         let backup: Bool
-        let maintenance: Bool
+        /// `disabled`, or the runtime API's `maint`.
+        var maintenance: Bool
+        /// The runtime API's `drain`: no new connections, established ones continue.
+        var draining = false
         /// 0 means unlimited.
         let maxconn: Int
         var up = true
@@ -103,6 +106,30 @@ public final class Balancer: Sendable {
         }
     }
 
+    /// The runtime API's `set server B/S state` (and `disable`/`enable server`): `maint` and `drain` keep new
+    /// connections away; established ones continue.
+    public func setAdministrativeState(_ index: Int, _ admin: ServerAdminState) {
+        state.withLockedValue { state in
+            state.entries[index].maintenance = admin == .maint
+            state.entries[index].draining = admin == .drain
+        }
+    }
+
+    /// The runtime API's `set server B/S weight`; 0 keeps new connections away.
+    public func setWeight(_ index: Int, _ weight: Int) {
+        state.withLockedValue { $0.entries[index].weight = weight }
+    }
+
+    /// Server `index` as the runtime API reports it.
+    public func runtimeState(_ index: Int) -> ServerRuntimeState {
+        state.withLockedValue { state in
+            let entry = state.entries[index]
+            return ServerRuntimeState(
+                admin: entry.maintenance ? .maint : entry.draining ? .drain : .ready, weight: entry.weight,
+                up: entry.up, connections: entry.active)
+        }
+    }
+
     private static func census(_ entries: [Entry]) -> (active: Int, backup: Int) {
         var active = 0
         var backup = 0
@@ -113,7 +140,7 @@ public final class Balancer: Sendable {
     }
 
     private static func usable(_ entry: Entry) -> Bool {
-        entry.up && !entry.maintenance && entry.weight > 0
+        entry.up && !entry.maintenance && !entry.draining && entry.weight > 0
     }
 
     private static func hasRoom(_ entry: Entry) -> Bool {

@@ -58,6 +58,8 @@ final class ProxyConnection {
     private var bytesFromClient = 0
     private var bytesFromServer = 0
     private var peerCertificate: PeerCertificate?
+    /// This connection in the runtime API's session table (`show sess`, `show stat` bytes).
+    private var session: LiveSession?
     /// The server slot held in the balancer, given back when the connection ends or the attempt fails.
     private var pick: Balancer.Pick?
     private var serverName: String?
@@ -83,6 +85,9 @@ final class ProxyConnection {
         _ channel: Channel, frontend: FrontendPlan, bind: BindPlan, registry: ConnectionRegistry, logger: Logger
     ) throws {
         let connection = ProxyConnection(channel: channel, frontend: frontend, bind: bind, logger: logger)
+        connection.session = registry.statistics.open(
+            client: channel, frontend: frontend.frontend.name, backend: frontend.backend.backend.name,
+            peer: connection.peerAddress)
         registry.register(channel)
         channel.closeFuture.whenComplete { _ in registry.unregister(channel) }
         let relay = RelayHandler(connection: connection, side: .client)
@@ -107,6 +112,7 @@ final class ProxyConnection {
 
     func count(_ bytes: Int, from side: Side) {
         if side == .client { bytesFromClient += bytes } else { bytesFromServer += bytes }
+        session?.add(bytes, fromClient: side == .client)
         if idle != nil { lastActivity = .now() }
     }
 
@@ -115,7 +121,9 @@ final class ProxyConnection {
         switch (side, state) {
         case (.client, .clientHandshake):
             peerCertificate = completed.peerCertificate
+            session?.setSubject(completed.peerCertificate?.subject)
             if let refusal = frontend.admit(client: completed, on: bind, from: client.remoteAddress) {
+                session?.denied()
                 refuse(TLSError.rejected(refusal, certificate: completed.peerCertificate))
                 client.close(promise: nil)
                 return
@@ -169,6 +177,7 @@ final class ProxyConnection {
         guard isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
+            session?.handshakeFailed()
             refuse(error)
         case (.server, .connecting(let server, let channel)):
             logger.warning(
@@ -298,6 +307,7 @@ final class ProxyConnection {
                 metadata: [
                     "server": "\(server.server.name)", "address": "\(server.server.address)", "reason": "\(error)",
                 ])
+            session?.connectFailed(to: server.server.name)
             if let error = error as? ChannelError, case .connectTimeout = error {
                 lastAttemptTimedOut = true
             } else {
@@ -325,6 +335,7 @@ final class ProxyConnection {
         guard let clientRelay, let serverRelay else { return }
         if let connectStarted { connectMilliseconds = (NIODeadline.now() - connectStarted).nanoseconds / 1_000_000 }
         state = .relaying(server: channel)
+        if let serverName { session?.relaying(to: serverName) }
         RelayHandler.link(clientRelay, serverRelay)
         updateIdleTimeout()
         logger.debug(

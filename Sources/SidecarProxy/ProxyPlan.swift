@@ -14,13 +14,6 @@ public struct ProxyPlan: Sendable {
     /// - Throws: `TLSContextError` for a certificate problem, `ProxyError` for an address problem.
     public init(configuration: Configuration, handshakeTimeout: TimeAmount = .seconds(10)) throws {
         self.configuration = configuration
-        // Parsed so that its syntax is checked, but not served by this version: refusing to start beats a
-        // runtime API the operator believes is there.
-        if let socket = configuration.global.statsSockets.first {
-            throw ProxyError(
-                "'stats socket' (the runtime API) is not supported yet by this version of sidecar; remove the line",
-                at: socket.location)
-        }
         var backends: [String: BackendPlan] = [:]
         for backend in configuration.backends {
             backends[backend.name] = try BackendPlan(backend: backend)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -36,15 +37,15 @@ final class RuntimeFixture: Sendable {
         self.echoes = echoes
         proxy = try await Proxy.start(
             plan: ProxyPlan(configuration: Self.configuration(workspace, expiredCertificate: expiredCertificate)),
-            group: group, logger: .init(label: "runtime-test"))
+            group: group, logger: quietLogger)
         api = RuntimeAPI(proxy: proxy)
         let location = SourceLocation.commandLine("test")
         adminSocket = try await StatsSocketServer.start(
             StatsSocket(address: .unix(path: workspace.path("admin.sock")), level: .admin, location: location),
-            api: api, group: group, logger: .init(label: "runtime-test"))
+            api: api, group: group, logger: quietLogger)
         userSocket = try await StatsSocketServer.start(
             StatsSocket(address: .unix(path: workspace.path("user.sock")), level: .user, location: location),
-            api: api, group: group, logger: .init(label: "runtime-test"))
+            api: api, group: group, logger: quietLogger)
     }
 
     /// Frontends `fe` (Unix) and `tls` (TCP with TLS) into backend `be` with servers `s1` and `s2`.
@@ -104,6 +105,9 @@ final class RuntimeFixture: Sendable {
         try? await group.shutdownGracefully()
     }
 }
+
+/// The proxy's and the stats sockets' logger in these tests: silent.
+let quietLogger = Logger(label: "runtime-test", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// Polls `condition` until it holds, up to `timeout`; records an issue otherwise.
 func waitFor(
@@ -199,6 +203,3 @@ final class EchoClient: Sendable {
         func channelInactive(context: ChannelHandlerContext) { box.withLockedValue { $0.ended = true } }
     }
 }
-
-/// H7-PENDING: tests that need the Balancer/ProxyConnection hooks, which land at 05:00.
-let pendingHooks = ConditionTrait.disabled("needs the Balancer/ProxyConnection hooks (H7-PENDING)")

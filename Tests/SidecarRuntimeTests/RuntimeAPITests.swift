@@ -10,7 +10,7 @@ import Testing
 /// The runtime API on a stats socket, against a running in-process proxy with live connections.
 @Suite(.serialized)
 struct RuntimeAPITests {
-    @Test(pendingHooks) func showStatCountersMoveAsTrafficFlows() async throws {
+    @Test func showStatCountersMoveAsTrafficFlows() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let stat = try await fixture.command("show stat")
@@ -41,7 +41,7 @@ struct RuntimeAPITests {
         }
     }
 
-    @Test(pendingHooks) func failedClientHandshakeCountsAsRequestError() async throws {
+    @Test func failedClientHandshakeCountsAsRequestError() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let port = try #require(fixture.proxy.boundAddresses.compactMap(\.port).first)
@@ -58,7 +58,7 @@ struct RuntimeAPITests {
         #expect(fixture.echoes.values.allSatisfy { $0.accepted == 0 })
     }
 
-    @Test(pendingHooks) func disableServerStopsNewConnectionsWhileExistingOnesContinue() async throws {
+    @Test func disableServerStopsNewConnectionsWhileExistingOnesContinue() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let first = try await fixture.client()
@@ -88,7 +88,7 @@ struct RuntimeAPITests {
         await first.close()
     }
 
-    @Test(pendingHooks) func drainingServerKeepsItsSessionsAndTakesNoNewOnes() async throws {
+    @Test func drainingServerKeepsItsSessionsAndTakesNoNewOnes() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         #expect(try await fixture.command("set server be/s1 state drain") == "\n")
@@ -105,7 +105,7 @@ struct RuntimeAPITests {
         #expect(try await fixture.command("set server be/s1 state sleepy").contains("expects 'ready', 'drain'"))
     }
 
-    @Test(pendingHooks) func weightZeroTakesNoNewConnections() async throws {
+    @Test func weightZeroTakesNoNewConnections() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         #expect(try await fixture.command("set server be/s2 weight 0") == "\n")
@@ -119,7 +119,7 @@ struct RuntimeAPITests {
         #expect(try await fixture.command("set server be/s2 weight 300").contains("between 0 and 256"))
     }
 
-    @Test(pendingHooks) func shutdownSessionsServerClosesThem() async throws {
+    @Test func shutdownSessionsServerClosesThem() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let clients = [try await fixture.client(), try await fixture.client()]
@@ -193,7 +193,7 @@ struct RuntimeAPITests {
         #expect(interactive.hasSuffix("> "))
     }
 
-    @Test(pendingHooks) func reloadKeepsCountersAndServerStates() async throws {
+    @Test func reloadKeepsCountersAndServerStates() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         let client = try await fixture.client()
@@ -202,7 +202,7 @@ struct RuntimeAPITests {
         #expect(try await fixture.command("set server be/s1 state maint") == "\n")
         #expect(try await fixture.command("set server be/s2 weight 7") == "\n")
         let plan = try ProxyPlan(configuration: RuntimeFixture.configuration(fixture.workspace))
-        let reloaded = try await fixture.proxy.reload(to: plan, logger: .init(label: "runtime-test"))
+        let reloaded = try await fixture.proxy.reload(to: plan, logger: quietLogger)
         fixture.api.adopt(reloaded)
         #expect(try await fixture.server("s1")?.status == "MAINT")
         #expect(try await fixture.server("s2")?.weight == 7)

@@ -31,7 +31,7 @@ struct StatusReportTests {
         await client.close()
     }
 
-    @Test(pendingHooks) func backendWithoutServersUpIsAProblem() async throws {
+    @Test func backendWithoutServersUpIsAProblem() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
         #expect(try await fixture.command("disable server be/s1; disable server be/s2") == "\n\n")
