@@ -45,8 +45,9 @@ import Testing
         for _ in 0..<5 {
             let started = ContinuousClock.now
             let client = try await fixture.client()
-            try await eventually("the client is closed", timeout: .seconds(2)) { client.ended }
-            #expect(ContinuousClock.now - started < .milliseconds(500))
+            try await eventually("the client is closed", timeout: .seconds(5)) { client.ended }
+            // Prompt means no waiting for a connect timeout (10 s here); the margin is for a loaded CI machine.
+            #expect(ContinuousClock.now - started < .seconds(3))
         }
         let line = try await fixture.logs.waitFor("connection closed", "server=be/<NOSRV>")
         #expect(line.contains("termination=SC"))

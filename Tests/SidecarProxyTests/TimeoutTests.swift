@@ -60,14 +60,14 @@ import Testing
     }
 
     @Test func idleTunnelIsClosedAtTimeoutTunnel() async throws {
+        // `timeout client` bounds the set-up (long enough for a loaded CI machine); once relaying, the longer
+        // `timeout tunnel` replaces it, so gaps longer than `timeout client` do not close the tunnel.
         let fixture = try await BackendFixture(
-            // Generous against the 120 ms gaps below, so a loaded CI machine does not close it early.
-            echoes: 1, backend: { $0.timeouts.tunnel = .milliseconds(1200) },
-            frontend: { $0.timeouts.client = .milliseconds(50) })
+            echoes: 1, backend: { $0.timeouts.tunnel = .milliseconds(1500) },
+            frontend: { $0.timeouts.client = .milliseconds(400) })
         let client = try await fixture.client()
-        // Activity keeps it open past the timeout (and `timeout tunnel` replaces the shorter `timeout client`).
-        for round in 1...4 {
-            if round > 1 { try await Task.sleep(for: .milliseconds(120)) }
+        for round in 1...3 {
+            if round > 1 { try await Task.sleep(for: .milliseconds(600)) }
             try await client.send(ByteBuffer(string: "x"))
             try await eventually("echo \(round)") { client.received.readableBytes == round }
         }
@@ -75,14 +75,15 @@ import Testing
         let idleFrom = ContinuousClock.now
         try await eventually("closed at the tunnel timeout", timeout: .seconds(6)) { client.ended }
         let idle = ContinuousClock.now - idleFrom
-        #expect(idle >= .milliseconds(1100) && idle < .seconds(5))
+        #expect(idle >= .milliseconds(1400) && idle < .seconds(5))
         let line = try await fixture.logs.waitFor("connection closed", "termination=cD")
         #expect(line.contains("end=\"client timeout\"") || line.contains("end=client timeout"))
         await fixture.shutdown()
     }
 
     @Test func serverTimeoutClosesAnIdleConnectionAsServerSide() async throws {
-        let fixture = try await BackendFixture(echoes: 1, backend: { $0.timeouts.server = .milliseconds(200) })
+        // Long enough that a loaded CI machine finishes the set-up and the first echo within it.
+        let fixture = try await BackendFixture(echoes: 1, backend: { $0.timeouts.server = .milliseconds(1000) })
         let client = try await fixture.client()
         try await client.send(ByteBuffer(string: "x"))
         try await eventually("echo") { client.received.readableBytes == 1 }
