@@ -57,35 +57,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-is_installed() { # package probe
-    if [[ -n "$2" ]]; then
-        command -v "$2" >/dev/null 2>&1
-    else
-        dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-    fi
-}
-
-install_packages() {
-    local entry missing=()
-    for entry in "${PACKAGES[@]}"; do
-        is_installed "${entry%%:*}" "${entry#*:}" || missing+=("${entry%%:*}")
-    done
-    if ((${#missing[@]} == 0)); then
-        echo "all present: ${PACKAGES[*]%%:*}"
-        return
-    fi
-    command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get: install them by hand"
-    local sudo=()
-    if ((EUID != 0)); then
-        command -v sudo >/dev/null || die "missing packages ${missing[*]}: run as root, or install sudo"
-        sudo=(sudo)
-        [[ -t 0 ]] || sudo=(sudo -n)
-    fi
-    echo "installing ${missing[*]}"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" </dev/null
-}
+# shellcheck source=scripts/packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
 
 # wait_for DESCRIPTION PID COMMAND...: polls COMMAND every 50 ms for up to 15 s; fails at once if PID exits.
 wait_for() {

@@ -39,34 +39,12 @@ PACKAGES=(
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 
-is_installed() { # package probe
-    if [[ -n "$2" ]]; then
-        command -v "$2" >/dev/null 2>&1 || [[ -x "/usr/sbin/$2" || -x "/sbin/$2" ]]
-    else
-        dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-    fi
-}
+# shellcheck source=scripts/packages.sh
+source "scripts/packages.sh"
 
 step_install_packages() {
-    local entry missing=()
-    for entry in "${PACKAGES[@]}"; do
-        is_installed "${entry%%:*}" "${entry#*:}" || missing+=("${entry%%:*}")
-    done
-    if ((${#missing[@]} == 0)); then
-        say "packages: all present"
-        return
-    fi
-    command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get: install them by hand"
-    local sudo=()
-    if ((EUID != 0)); then
-        command -v sudo >/dev/null || die "missing packages ${missing[*]}: run as root, or install sudo"
-        sudo=(sudo)
-        [[ -t 0 ]] || sudo=(sudo -n) # no terminal (CI): fail instead of waiting for a password
-    fi
-    say "installing ${missing[*]}"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" </dev/null
+    say "packages"
+    install_packages
 }
 
 step_format() {
