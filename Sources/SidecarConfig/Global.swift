@@ -18,6 +18,11 @@ public struct Global: Sendable, Hashable {
     /// `cert-expiry-warning <days>` (sidecar extension): warn about a configured certificate expiring within
     /// this many days; default 30.
     public var certExpiryWarningDays: Int = 30
+    /// `metrics-bind ADDR:PORT` (sidecar extension): where to serve Prometheus metrics (`GET /metrics`) and
+    /// `GET /health` over plain HTTP; nil serves neither. Always a `.tcp` address; loopback is advised.
+    public var metricsBind: ListenAddress?
+    /// The line of `metricsBind`, for errors when it cannot be bound.
+    public var metricsBindLocation: SourceLocation?
 
     public init(
         chroot: String? = nil,

@@ -35,6 +35,7 @@ extension Parser {
         "ssl-default-bind-ciphersuites", "ssl-default-bind-options", "ssl-default-bind-curves",
         "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
         "ssl-default-server-curves", "ssl-server-verify", "log", "stats", "cert-expiry-warning",
+        "metrics-bind",
     ]
 
     mutating func parseGlobal(_ statement: Lexer.Statement) {
@@ -102,6 +103,18 @@ extension Parser {
                 global.global.certExpiryWarningDays = days
                 expectEnd(words, after: 2, for: keyword, at: location)
             }
+        case "metrics-bind":
+            if let text = argument(words, 1, for: keyword, what: "an address such as 127.0.0.1:9100", at: location) {
+                guard let address = Self.metricsAddress(text) else {
+                    error(
+                        "'metrics-bind' expects ADDR:PORT such as 127.0.0.1:9100 or [::1]:9100, not '\(text)'",
+                        at: location)
+                    return
+                }
+                global.global.metricsBind = address
+                global.global.metricsBindLocation = location
+                expectEnd(words, after: 2, for: keyword, at: location)
+            }
         case "log":
             parseLog(words, at: location)
         case "stats":
@@ -114,6 +127,22 @@ extension Parser {
             let candidates = Self.globalKeywords + IgnoredKeyword.all.filter(\.inGlobal).map(\.keyword)
             unknown(keyword, in: "global", candidates: candidates, at: location)
         }
+    }
+
+    /// `metrics-bind`'s `ADDR:PORT`, `[V6]:PORT` or `*:PORT` (IPv4 any); nil when malformed. The port is 1-65535.
+    static func metricsAddress(_ text: String) -> ListenAddress? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]"), host.count > 2 else { return nil }
+            host = String(host.dropFirst().dropLast())
+        } else if host.contains(":") || host.contains("[") || host.contains("]") {
+            return nil
+        }
+        if host == "*" { host = "" }
+        if !host.isEmpty, host.contains(where: { $0.isWhitespace || $0 == "/" }) { return nil }
+        return .tcp(host: host, port: port)
     }
 
     /// `unix-bind [prefix P] [mode M] [user U] [uid N] [group G] [gid N]`.

@@ -70,6 +70,20 @@ public final class Daemon: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
+        let reloads = ReloadHistory()
+        var metrics: MetricsServer?
+        if let address = configuration.global.metricsBind {
+            do {
+                metrics = try await MetricsServer.start(
+                    address, location: configuration.global.metricsBindLocation, api: stats.api, reloads: reloads,
+                    group: group, logger: logger)
+            } catch {
+                await stats.close()
+                await proxy.stopListening()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
         let watchdog = startWatchdog()
         defer { watchdog?.cancel() }
         notifier.ready(status: summary(proxy, "serving"))
@@ -88,10 +102,15 @@ public final class Daemon: Sendable {
                     proxy = try await proxy.reload(to: nextPlan, descriptors: nextDescriptors, logger: logger)
                     stats = await stats.reload(
                         to: next.global.statsSockets, adopting: proxy, group: group, logger: logger)
+                    metrics = await MetricsServer.reload(
+                        metrics, to: next.global.metricsBind, location: next.global.metricsBindLocation,
+                        api: stats.api, reloads: reloads, group: group, logger: logger)
+                    reloads.record(success: true)
                     configuration = next
                     logger.info("reloaded", metadata: ["frontends": "\(nextPlan.frontends.count)"])
                     notifier.ready(status: summary(proxy, "reloaded"))
                 } catch {
+                    reloads.record(success: false)
                     for line in Self.lines(of: error) { logger.error("reload failed: \(line)") }
                     logger.error("reload failed; still serving the previous configuration")
                     notifier.ready(
@@ -104,10 +123,12 @@ public final class Daemon: Sendable {
             let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
             notifier.stopping()
             logger.info("stopping", metadata: ["signal": "\(name)", "connections": "\(proxy.registry.count)"])
+            metrics?.markStopping()
             await proxy.stopListening()
             await drain(proxy.registry, limit: configuration.global.hardStopAfter)
             // The stats socket stays up during the drain, so an operator can watch the sessions leave.
             await stats.close()
+            await metrics?.close()
             break
         }
         SignalStream.stop()

@@ -54,7 +54,8 @@ public final class RuntimeAPI: Sendable {
         }
     }
 
-    private var proxy: Proxy { state.withLockedValue { $0.proxy } }
+    /// The proxy served now (the last one adopted).
+    var proxy: Proxy { state.withLockedValue { $0.proxy } }
 
     /// The commands, with the level each needs and its help line.
     static let commands: [(name: String, level: StatsSocket.Level, help: String)] = [

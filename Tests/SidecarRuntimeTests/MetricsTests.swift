@@ -1,0 +1,328 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SidecarConfig
+import SidecarProxy
+import Testing
+
+@testable import SidecarRuntime
+
+/// `metrics-bind`: `/metrics` in Prometheus text format with counters that follow the traffic, `/health`
+/// flipping to 503 when the only server is down, and the keyword's parsing.
+@Suite struct MetricsTests {
+    @Test func metricsParseAndCountTheTraffic() async throws {
+        let fixture = try await MetricsFixture()
+        do {
+            let client = try await fixture.client()
+            try await client.echo(1000)
+            try await client.echo(234)
+            await client.close()
+            var samples: [String: Double] = [:]
+            try await waitFor("metrics counting the closed connection") {
+                samples = try await fixture.metrics()
+                return samples["sidecar_frontend_connections_active{frontend=\"fe\"}"] == 0
+                    && samples["sidecar_frontend_bytes_in_total{frontend=\"fe\"}"] == 1234
+            }
+            #expect(samples["sidecar_frontend_connections_total{frontend=\"fe\"}"] == 1)
+            #expect(samples["sidecar_frontend_bytes_in_total{frontend=\"fe\"}"] == 1234)
+            #expect(samples["sidecar_frontend_bytes_out_total{frontend=\"fe\"}"] == 1234)
+            #expect(samples["sidecar_frontend_connections_total{frontend=\"tls\"}"] == 0)
+            #expect(samples["sidecar_backend_bytes_in_total{backend=\"be\"}"] == 1234)
+            #expect(samples["sidecar_backend_bytes_out_total{backend=\"be\"}"] == 1234)
+            #expect(samples["sidecar_server_bytes_in_total{backend=\"be\",server=\"s1\"}"] == 1234)
+            #expect(samples["sidecar_server_connections_total{backend=\"be\",server=\"s1\"}"] == 1)
+            #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 1)
+            #expect(samples["sidecar_frontend_connections_refused_total{frontend=\"fe\",reason=\"handshake\"}"] == 0)
+            #expect(samples["sidecar_reloads_total{result=\"success\"}"] == 0)
+            #expect(samples["sidecar_build_info{version=\"dev\"}"] == 1)
+            let notAfter = samples.filter { $0.key.hasPrefix("sidecar_certificate_not_after_timestamp_seconds{") }
+            #expect(!notAfter.isEmpty)
+            #expect(notAfter.values.allSatisfy { $0 > Date().timeIntervalSince1970 })
+
+            // A live connection shows as active, with its bytes so far.
+            let open = try await fixture.client()
+            try await open.echo(10)
+            try await waitFor("an active connection") {
+                samples = try await fixture.metrics()
+                return samples["sidecar_frontend_connections_active{frontend=\"fe\"}"] == 1
+            }
+            #expect(samples["sidecar_frontend_bytes_in_total{frontend=\"fe\"}"] == 1244)
+            await open.close()
+
+            fixture.reloads.record(success: false)
+            samples = try await fixture.metrics()
+            #expect(samples["sidecar_reloads_total{result=\"failure\"}"] == 1)
+
+            let missing = try await HTTPGet.fetch(fixture.port, "/nothing")
+            #expect(missing.status == 404)
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
+    }
+
+    @Test func healthFlipsWhenTheOnlyServerIsDown() async throws {
+        let fixture = try await MetricsFixture()
+        do {
+            let healthy = try await HTTPGet.fetch(fixture.port, "/health")
+            #expect(healthy.status == 200)
+            #expect(healthy.body == "{\"status\":\"ok\"}\n")
+            #expect(fixture.api.execute("disable server be/s1", level: .admin) == "\n")
+            let down = try await HTTPGet.fetch(fixture.port, "/health")
+            #expect(down.status == 503)
+            #expect(down.body == "{\"status\":\"unhealthy\",\"problems\":[\"backend 'be' has no server up\"]}\n")
+            let samples = try MetricsText.parse(try await HTTPGet.fetch(fixture.port, "/metrics").body)
+            #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 0)
+            #expect(fixture.api.execute("enable server be/s1", level: .admin) == "\n")
+            #expect(try await HTTPGet.fetch(fixture.port, "/health").status == 200)
+            fixture.server.markStopping()
+            let stopping = try await HTTPGet.fetch(fixture.port, "/health")
+            #expect(stopping.status == 503)
+            #expect(stopping.body.contains("not listening"))
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
+    }
+
+    @Test func reloadKeepsOrReplacesTheEndpoint() async throws {
+        let fixture = try await MetricsFixture()
+        // The configured address (port 0 here) is what a reload compares, not the port bound.
+        let address = ListenAddress.tcp(host: "127.0.0.1", port: 0)
+        let kept = await MetricsServer.reload(
+            fixture.server, to: address, location: nil, api: fixture.api, reloads: fixture.reloads,
+            group: fixture.group, logger: quietLogger)
+        #expect(kept === fixture.server)
+        let moved = await MetricsServer.reload(
+            fixture.server, to: .tcp(host: "", port: 0), location: nil, api: fixture.api,
+            reloads: fixture.reloads, group: fixture.group, logger: quietLogger)
+        let movedPort = moved?.localAddress?.port ?? 0
+        #expect(moved !== fixture.server && movedPort != 0)
+        let health = try await HTTPGet.fetch(movedPort, "/health")
+        #expect(health.status == 200)
+        let removed = await MetricsServer.reload(
+            moved, to: nil, location: nil, api: fixture.api, reloads: fixture.reloads, group: fixture.group,
+            logger: quietLogger)
+        #expect(removed == nil)
+        await fixture.shutdown()
+    }
+
+    @Test func metricsBindParses() throws {
+        let loader = ConfigLoader(environment: [:])
+        let base =
+            "frontend fe\n    bind 127.0.0.1:8443\n    default_backend be\nbackend be\n    server s1 127.0.0.1:80\n"
+        let v4 = try loader.load(text: "global\n    metrics-bind 127.0.0.1:9100\n" + base, file: "m.cfg")
+        #expect(v4.global.metricsBind == .tcp(host: "127.0.0.1", port: 9100))
+        #expect(v4.global.metricsBindLocation?.line == 2)
+        let v6 = try loader.load(text: "global\n    metrics-bind [::1]:9100\n" + base, file: "m.cfg")
+        #expect(v6.global.metricsBind == .tcp(host: "::1", port: 9100))
+        let none = try loader.load(text: "global\n" + base, file: "m.cfg")
+        #expect(none.global.metricsBind == nil)
+        for bad in ["metrics-bind 127.0.0.1", "metrics-bind 127.0.0.1:99999", "metrics-bind ::1:9100", "metrics-bind"] {
+            do {
+                _ = try loader.load(text: "global\n    \(bad)\n" + base, file: "m.cfg")
+                Issue.record("'\(bad)' was accepted")
+            } catch {
+                #expect("\(error)".contains("m.cfg:2"), "\(error)")
+                #expect("\(error)".contains("metrics-bind"), "\(error)")
+            }
+        }
+    }
+}
+
+/// A proxy with frontends `fe` (Unix) and `tls` into backend `be` with the single server `s1`, its runtime
+/// API and a metrics endpoint on 127.0.0.1 with a port of the system's choosing.
+final class MetricsFixture: Sendable {
+    let workspace: ProbeWorkspace
+    let group: MultiThreadedEventLoopGroup
+    let echo: CountingEchoServer
+    let proxy: Proxy
+    let api: RuntimeAPI
+    let reloads = ReloadHistory()
+    let server: MetricsServer
+    let port: Int
+
+    init() async throws {
+        workspace = try ProbeWorkspace()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        echo = try await CountingEchoServer.start(path: workspace.path("s1.sock"), group: group)
+        proxy = try await Proxy.start(
+            plan: ProxyPlan(configuration: RuntimeFixture.configuration(workspace, servers: ["s1"])),
+            group: group, logger: quietLogger)
+        api = RuntimeAPI(proxy: proxy)
+        server = try await MetricsServer.start(
+            .tcp(host: "127.0.0.1", port: 0), location: nil, api: api, reloads: reloads, group: group,
+            logger: quietLogger)
+        port = server.localAddress?.port ?? 0
+    }
+
+    func client() async throws -> EchoClient {
+        try await EchoClient.connect(unixPath: workspace.path("fe.sock"), group: group)
+    }
+
+    /// `/metrics`, checked by the strict parser: sample name with labels to value.
+    func metrics() async throws -> [String: Double] {
+        let response = try await HTTPGet.fetch(port, "/metrics")
+        #expect(response.status == 200)
+        #expect(response.contentType == "text/plain; version=0.0.4; charset=utf-8")
+        return try MetricsText.parse(response.body)
+    }
+
+    func shutdown() async {
+        await server.close()
+        await proxy.stopListening()
+        proxy.registry.closeAll()
+        await echo.close()
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// A strict reader of the Prometheus text format 0.0.4 as sidecar writes it.
+enum MetricsText {
+    struct Malformed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Every sample (`name{labels}` as written, to value). Each family must have `# HELP` then `# TYPE`
+    /// (counter or gauge) before its samples, appear once, and each sample line must be `name{labels} value`
+    /// with a name of its family and well-formed, quoted labels.
+    static func parse(_ text: String) throws -> [String: Double] {
+        guard text.hasSuffix("\n") else { throw Malformed(description: "no final newline") }
+        var samples: [String: Double] = [:]
+        var helped = Set<String>()
+        var typed = Set<String>()
+        var current: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            let line = String(line)
+            if line.hasPrefix("# HELP ") {
+                let parts = line.split(separator: " ", maxSplits: 3)
+                guard parts.count == 4, isName(String(parts[2])) else { throw Malformed(description: line) }
+                let name = String(parts[2])
+                guard helped.insert(name).inserted else { throw Malformed(description: "second HELP: \(line)") }
+                current = nil
+                continue
+            }
+            if line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 4, helped.contains(String(parts[2])), ["counter", "gauge"].contains(parts[3])
+                else { throw Malformed(description: "TYPE without HELP or bad type: \(line)") }
+                guard typed.insert(String(parts[2])).inserted else { throw Malformed(description: line) }
+                current = String(parts[2])
+                continue
+            }
+            guard let family = current else { throw Malformed(description: "sample before HELP/TYPE: \(line)") }
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                throw Malformed(description: "no value: \(line)")
+            }
+            let series = String(line[..<space])
+            let name: String
+            if let brace = series.firstIndex(of: "{") {
+                name = String(series[..<brace])
+                guard series.hasSuffix("}") else { throw Malformed(description: line) }
+                try checkLabels(String(series[series.index(after: brace)..<series.index(before: series.endIndex)]))
+            } else {
+                name = series
+            }
+            guard name == family, isName(name) else {
+                throw Malformed(description: "sample of another family: \(line)")
+            }
+            guard samples.updateValue(value, forKey: series) == nil else {
+                throw Malformed(description: "duplicate series: \(line)")
+            }
+        }
+        return samples
+    }
+
+    private static func isName(_ name: String) -> Bool {
+        guard let first = name.first, first.isLetter || first == "_" || first == ":" else { return false }
+        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") }
+    }
+
+    /// `a="x",b="y"` with `\\`, `\"` and `\n` escapes only.
+    private static func checkLabels(_ text: String) throws {
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            guard let equals = rest.firstIndex(of: "="), isName(String(rest[..<equals])) else {
+                throw Malformed(description: "bad label name in \(text)")
+            }
+            rest = rest[rest.index(after: equals)...]
+            guard rest.first == "\"" else { throw Malformed(description: "unquoted label in \(text)") }
+            rest = rest.dropFirst()
+            var closed = false
+            while let character = rest.first {
+                rest = rest.dropFirst()
+                if character == "\\" {
+                    guard let escaped = rest.first, ["\\", "\"", "n"].contains(escaped) else {
+                        throw Malformed(description: "bad escape in \(text)")
+                    }
+                    rest = rest.dropFirst()
+                } else if character == "\"" {
+                    closed = true
+                    break
+                }
+            }
+            guard closed else { throw Malformed(description: "unterminated label in \(text)") }
+            if rest.first == "," {
+                rest = rest.dropFirst()
+            } else if !rest.isEmpty {
+                throw Malformed(description: "junk after label in \(text)")
+            }
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 client: one `GET` with `Connection: close`, read to EOF.
+enum HTTPGet {
+    struct Response {
+        var status: Int
+        var contentType: String?
+        var body: String
+    }
+
+    static func fetch(_ port: Int, _ path: String) async throws -> Response {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let received = NIOLockedValueBox<[UInt8]>([])
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(received: received))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        try await channel.writeAndFlush(ByteBuffer(string: request)).get()
+        try await waitFor("the response to GET \(path)") { !channel.isActive }
+        try await channel.closeFuture.get()
+        let text = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { throw MetricsText.Malformed(description: text) }
+        let headLines = text[..<split.lowerBound].components(separatedBy: "\r\n")
+        let statusWords = headLines[0].split(separator: " ")
+        guard statusWords.count >= 2, statusWords[0] == "HTTP/1.1", let status = Int(statusWords[1]) else {
+            throw MetricsText.Malformed(description: headLines[0])
+        }
+        var contentType: String?
+        var length: Int?
+        for line in headLines.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { continue }
+            if parts[0].lowercased() == "content-type" { contentType = parts[1] }
+            if parts[0].lowercased() == "content-length" { length = Int(parts[1]) }
+        }
+        let body = String(text[split.upperBound...])
+        #expect(length == body.utf8.count)
+        return Response(status: status, contentType: contentType, body: body)
+    }
+
+    private final class Collector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let received: NIOLockedValueBox<[UInt8]>
+        init(received: NIOLockedValueBox<[UInt8]>) { self.received = received }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            received.withLockedValue { $0 += buffer.readableBytesView }
+        }
+    }
+}
