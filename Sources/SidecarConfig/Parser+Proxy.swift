@@ -22,6 +22,11 @@ extension Parser {
     static let httpTimeoutNames = ["http-request", "http-keep-alive"]
     static let optionNames = ["redispatch", "tcplog", "dontlognull"]
 
+    /// sidecar never retries a failed connection on the same server, so turning redispatch off cannot be
+    /// honoured; said rather than silently ignored.
+    static let alwaysRedispatches =
+        "sidecar always retries a failed connection on another server; turning 'option redispatch' off has no effect"
+
     mutating func parseProxy(_ statement: Lexer.Statement, into draft: inout ProxyDraft) {
         let words = statement.words
         let location = statement.location
@@ -200,6 +205,7 @@ extension Parser {
             if negated {
                 draft.redispatch = false
                 expectEnd(words, after: 3, for: "no option redispatch", at: location)
+                warning(Self.alwaysRedispatches, at: location)
             } else if words.count > 2 {
                 // `option redispatch <interval>`: 0 disables it; any other value keeps it on.
                 guard let interval = Int(words[2]) else {
@@ -208,6 +214,7 @@ extension Parser {
                 }
                 draft.redispatch = interval != 0
                 expectEnd(words, after: 3, for: "option redispatch", at: location)
+                if interval == 0 { warning(Self.alwaysRedispatches, at: location) }
             } else {
                 draft.redispatch = true
             }

@@ -28,3 +28,15 @@ import Testing
                 || Self.readme.contains(" \(keyword)`"), "README.md does not mention '\(keyword)'")
     }
 }
+
+/// Settings sidecar cannot honour are said, not silently ignored.
+@Suite struct UnhonouredSettingTests {
+    @Test(arguments: ["no option redispatch", "option redispatch 0"])
+    func turningRedispatchOffWarns(_ line: String) throws {
+        let text =
+            "backend b\n    \(line)\n    server s /tmp/s.sock\nfrontend f\n    bind /tmp/f.sock\n    default_backend b\n"
+        let configuration = try ConfigLoader(environment: [:]).load(text: text, file: "r.cfg")
+        let warning = configuration.warnings.first { $0.message.contains("always retries") }
+        #expect(warning?.location.line == 2, "\(configuration.warnings)")
+    }
+}
