@@ -83,7 +83,10 @@ public final class LiveSession: Sendable {
     func denied() { frontendCounters.requestDenied() }
 
     /// The client's TLS handshake failed (`ereq`).
-    func handshakeFailed() { frontendCounters.handshakeFailed() }
+    func handshakeFailed(_ reason: TrafficCounters.HandshakeFailureReason) { frontendCounters.handshakeFailed(reason) }
+
+    /// The client's TLS handshake succeeded after `duration`.
+    func handshakeCompleted(after duration: Duration) { frontendCounters.handshakeCompleted(after: duration) }
 
     /// Closes the client connection (the server side follows): `shutdown sessions`.
     public func shutdown() {

@@ -122,6 +122,7 @@ final class ProxyConnection {
         case (.client, .clientHandshake):
             peerCertificate = completed.peerCertificate
             session?.setSubject(completed.peerCertificate?.subject)
+            session?.handshakeCompleted(after: completed.duration)
             if let refusal = frontend.admit(client: completed, on: bind, from: client.remoteAddress) {
                 session?.denied()
                 refuse(TLSError.rejected(refusal, certificate: completed.peerCertificate))
@@ -177,7 +178,10 @@ final class ProxyConnection {
         guard isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
-            session?.handshakeFailed()
+            let code = (error as? TLSError)?.code
+            session?.handshakeFailed(
+                code == TLSError.certificateRejected
+                    ? .certificate : code == TLSError.handshakeTimeout ? .timeout : .protocolError)
             refuse(error)
         case (.server, .connecting(let server, let channel)):
             logger.warning(

@@ -44,6 +44,8 @@ struct MetricsExposition {
         let type: String
         let help: String
         var samples: [(labels: [(String, String)], value: String)] = []
+        /// Histogram series: the family name plus `_bucket`, `_sum` or `_count`.
+        var suffixed: [(suffix: String, labels: [(String, String)], value: String)] = []
     }
 
     private var families: [Family] = []
@@ -145,12 +147,37 @@ struct MetricsExposition {
         for (file, date) in earliest.sorted(by: { $0.key < $1.key }) {
             notAfter.samples.append(([("file", file)], Self.number(date.timeIntervalSince1970)))
         }
+        var handshakeDuration = Family(
+            name: "sidecar_frontend_handshake_duration_seconds", type: "histogram",
+            help: "Time from accept to the end of successful client TLS handshakes.")
+        var handshakeFailures = Family(
+            name: "sidecar_frontend_handshake_failures_total", type: "counter",
+            help: "Failed client TLS handshakes, by reason (certificate, timeout, protocol).")
+        for frontend in proxy.plan.frontends where frontend.binds.contains(where: { $0.tls != nil }) {
+            let name = frontend.frontend.name
+            let counters = proxy.registry.statistics.frontend(name)
+            let (buckets, sum) = counters.handshakeDurations
+            var cumulative = 0
+            for (index, count) in buckets.enumerated() {
+                cumulative += count
+                let bound =
+                    index < TrafficCounters.handshakeBucketBounds.count
+                    ? Self.number(TrafficCounters.handshakeBucketBounds[index]) : "+Inf"
+                handshakeDuration.suffixed.append(("_bucket", [("frontend", name), ("le", bound)], "\(cumulative)"))
+            }
+            handshakeDuration.suffixed.append(("_sum", [("frontend", name)], Self.number(sum)))
+            handshakeDuration.suffixed.append(("_count", [("frontend", name)], "\(cumulative)"))
+            for reason in TrafficCounters.HandshakeFailureReason.allCases {
+                handshakeFailures.samples.append(
+                    ([("frontend", name), ("reason", reason.label)], "\(counters.handshakeFailures(reason))"))
+            }
+        }
         var build = Family(name: "sidecar_build_info", type: "gauge", help: "Always 1; the build's version.")
         build.samples = [([("version", version)], "1")]
         families = [
             accepted, active, refused, frontendBytesIn, frontendBytesOut, backendConnections, backendBytesIn,
             backendBytesOut, serverConnections, serverBytesIn, serverBytesOut, serverErrors, serverUp, checkFailing,
-            reloadsTotal, lastReload, notAfter, build,
+            reloadsTotal, lastReload, notAfter, handshakeDuration, handshakeFailures, build,
         ]
     }
 
@@ -162,6 +189,14 @@ struct MetricsExposition {
             text += "# TYPE \(family.name) \(family.type)\n"
             for sample in family.samples {
                 text += family.name
+                if !sample.labels.isEmpty {
+                    text +=
+                        "{" + sample.labels.map { "\($0.0)=\"\(Self.escapeLabel($0.1))\"" }.joined(separator: ",") + "}"
+                }
+                text += " \(sample.value)\n"
+            }
+            for sample in family.suffixed {
+                text += family.name + sample.suffix
                 if !sample.labels.isEmpty {
                     text +=
                         "{" + sample.labels.map { "\($0.0)=\"\(Self.escapeLabel($0.1))\"" }.joined(separator: ",") + "}"

@@ -48,6 +48,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Promises of plaintext writes whose records sit in the connection's outbound buffer.
     private var unflushedPromise: EventLoopPromise<Void>?
     private var handshakeTimer: Scheduled<Void>?
+    private var handshakeStarted: NIODeadline?
     /// Set while decrypting, so a plaintext burst ends with one `channelReadComplete`.
     private var producedPlaintext = false
 
@@ -95,6 +96,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         state = .handshaking
+        handshakeStarted = .now()
         if let handshakeTimeout {
             // Both values stay on this event loop; the timer is cancelled when the handshake ends or fails.
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -184,10 +186,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             state = .active
             writeOutbound(context: context)
             context.flush()
-            let completed = TLSHandshakeCompleted(
+            var completed = TLSHandshakeCompleted(
                 peerCertificate: connection.peerCertificate(), protocolVersion: connection.protocolVersion,
                 cipher: connection.cipher, sessionReused: connection.sessionReused, alpn: connection.negotiatedALPN,
                 serverName: self.context.role == .server ? connection.requestedServerName : nil)
+            if let handshakeStarted {
+                completed.duration = .nanoseconds((NIODeadline.now() - handshakeStarted).nanoseconds)
+            }
             context.fireUserInboundEventTriggered(completed)
             guard case .active = state else { return }  // closed by whoever handled the event
             replayPendingWrites(context: context)

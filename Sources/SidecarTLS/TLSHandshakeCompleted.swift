@@ -11,4 +11,6 @@ public struct TLSHandshakeCompleted: Sendable {
     public var alpn: String?
     /// Server role: the SNI the client sent (`ssl_fc_sni`), if any.
     public var serverName: String?
+    /// From the channel becoming active to the handshake's end (the handshake-duration metric).
+    public var duration: Duration = .zero
 }

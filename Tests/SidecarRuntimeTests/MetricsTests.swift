@@ -187,7 +187,7 @@ enum MetricsText {
     }
 
     /// Every sample (`name{labels}` as written, to value). Each family must have `# HELP` then `# TYPE`
-    /// (counter or gauge) before its samples, appear once, and each sample line must be `name{labels} value`
+    /// (counter, gauge or histogram) before its samples, appear once, and each sample line must be `name{labels} value`
     /// with a name of its family and well-formed, quoted labels.
     static func parse(_ text: String) throws -> [String: Double] {
         guard text.hasSuffix("\n") else { throw Malformed(description: "no final newline") }
@@ -195,6 +195,7 @@ enum MetricsText {
         var helped = Set<String>()
         var typed = Set<String>()
         var current: String?
+        var currentIsHistogram = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
             let line = String(line)
             if line.hasPrefix("# HELP ") {
@@ -207,10 +208,12 @@ enum MetricsText {
             }
             if line.hasPrefix("# TYPE ") {
                 let parts = line.split(separator: " ")
-                guard parts.count == 4, helped.contains(String(parts[2])), ["counter", "gauge"].contains(parts[3])
+                guard parts.count == 4, helped.contains(String(parts[2])),
+                    ["counter", "gauge", "histogram"].contains(parts[3])
                 else { throw Malformed(description: "TYPE without HELP or bad type: \(line)") }
                 guard typed.insert(String(parts[2])).inserted else { throw Malformed(description: line) }
                 current = String(parts[2])
+                currentIsHistogram = parts[3] == "histogram"
                 continue
             }
             guard let family = current else { throw Malformed(description: "sample before HELP/TYPE: \(line)") }
@@ -226,7 +229,9 @@ enum MetricsText {
             } else {
                 name = series
             }
-            guard name == family, isName(name) else {
+            // A histogram's series are its name plus `_bucket`, `_sum` and `_count`.
+            let allowed = currentIsHistogram ? ["_bucket", "_sum", "_count"].map { family + $0 } : [family]
+            guard allowed.contains(name), isName(name) else {
                 throw Malformed(description: "sample of another family: \(line)")
             }
             guard samples.updateValue(value, forKey: series) == nil else {
