@@ -43,9 +43,8 @@ start_sidecar() { # port socket
         2>"$TMP/fwd.log" &
     FWD=$!
 }
-start_haproxy() { # port socket
-    cat >"$TMP/rev.cfg" <<CFG
-global
+# The same global and defaults for both HAProxy processes: one thread, limits within the fd limit.
+HAPROXY_COMMON='global
     nbthread 1
     maxconn 9990
 defaults
@@ -53,7 +52,10 @@ defaults
     maxconn 9990
     timeout connect 5s
     timeout client 300s
-    timeout server 300s
+    timeout server 300s'
+start_haproxy() { # port socket
+    cat >"$TMP/rev.cfg" <<CFG
+$HAPROXY_COMMON
 frontend rev_in
     bind 127.0.0.1:$1 ssl crt $TMP/certs/server.pem ca-file $TMP/certs/ca.crt verify required ssl-min-ver TLSv1.3
     default_backend echo
@@ -61,15 +63,7 @@ backend echo
     server s1 $TMP/echo.sock
 CFG
     cat >"$TMP/fwd.cfg" <<CFG
-global
-    nbthread 1
-    maxconn 9990
-defaults
-    mode tcp
-    maxconn 9990
-    timeout connect 5s
-    timeout client 300s
-    timeout server 300s
+$HAPROXY_COMMON
 frontend fwd_in
     bind unix@$2
     default_backend rev

@@ -11,22 +11,13 @@ import Testing
             ])
             let echo = try scenario.startEchoServer()
             let port = try Harness.freePort()
-            try FileManager.default.createDirectory(
-                atPath: scenario.path("reverse.d"), withIntermediateDirectories: true)
-            try """
-            frontend manager
-                bind 127.0.0.1:\(port) ssl crt \(pki.certificate("manager")) verify required ca-file \(pki.ca)
-                default_backend local
-            backend local
-                server bus \(echo.path)
-
-            """.write(toFile: scenario.path("reverse.d/manager.cfg"), atomically: true, encoding: .utf8)
-            let check = try await scenario.runSidecar(["check", "-f", scenario.path("reverse.d"), "--mode", "reverse"])
+            let reverseDirectory = try scenario.writeReverseConfig(pki: pki, port: port, backend: echo.path)
+            let check = try await scenario.runSidecar(["check", "-f", reverseDirectory, "--mode", "reverse"])
             #expect(check.exitStatus == 0, "\(check.transcript)")
             #expect(check.stdout.contains("manager.cfg:2: warning:"), "\(check.transcript)")
             #expect(check.stdout.contains("expires on"), "\(check.transcript)")
             let reverse = try scenario.start(
-                "reverse", try Harness.sidecarBinary(), ["reverse", "-f", scenario.path("reverse.d"), "--threads", "1"])
+                "reverse", try Harness.sidecarBinary(), ["reverse", "-f", reverseDirectory, "--threads", "1"])
             try await reverse.waitForLine(containing: ["warning", "manager.pem", "expires on"])
             try await reverse.waitForLine(containing: ["info ready"])
         }

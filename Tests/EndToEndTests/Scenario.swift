@@ -256,3 +256,22 @@ extension Scenario {
         return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFSOCK
     }
 }
+
+extension Scenario {
+    /// Writes `reverse.d/manager.cfg`: a TLS listener on 127.0.0.1:`port` with the `manager` certificate,
+    /// requiring client certificates from the PKI's CA, in front of the Unix socket `backend`. Returns the
+    /// directory to pass to `-f`. The `bind` line is line 2.
+    func writeReverseConfig(pki: PKI, port: UInt16, backend: String) throws -> String {
+        let directory = path("reverse.d")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try """
+        frontend manager
+            bind 127.0.0.1:\(port) ssl crt \(pki.certificate("manager")) verify required ca-file \(pki.ca)
+            default_backend local
+        backend local
+            server bus \(backend)
+
+        """.write(toFile: directory + "/manager.cfg", atomically: true, encoding: .utf8)
+        return directory
+    }
+}

@@ -272,18 +272,9 @@ import Testing
             let pki = try await scenario.makePKI()
             let echo = try scenario.startEchoServer()
             let port = try Harness.freePort()
-            try FileManager.default.createDirectory(
-                atPath: scenario.path("reverse.d"), withIntermediateDirectories: true)
-            try """
-            frontend manager
-                bind 127.0.0.1:\(port) ssl crt \(pki.certificate("manager")) verify required ca-file \(pki.ca)
-                default_backend local
-            backend local
-                server bus \(echo.path)
-
-            """.write(toFile: scenario.path("reverse.d/manager.cfg"), atomically: true, encoding: .utf8)
+            let reverseDirectory = try scenario.writeReverseConfig(pki: pki, port: port, backend: echo.path)
             let reverse = try scenario.start(
-                "reverse", try Harness.sidecarBinary(), ["reverse", "-f", scenario.path("reverse.d"), "--threads", "1"])
+                "reverse", try Harness.sidecarBinary(), ["reverse", "-f", reverseDirectory, "--threads", "1"])
             try await reverse.waitForLine(containing: ["info ready"])
             let forward = try await scenario.startForward(pki: pki, port: port, serverName: "localhost")
             let established = try UnixSocketClient(path: forward.socketPath)
