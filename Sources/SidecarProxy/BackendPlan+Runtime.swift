@@ -9,6 +9,10 @@ extension BackendPlan {
         public var up: Bool
         /// The reason of the last failed check while it fails, HAProxy's words (`Layer4 timeout`).
         public var lastFailure: String?
+        /// Checks that failed while the server was up (`chkfail`).
+        public var failedChecks = 0
+        /// How long the last finished check took, in milliseconds (`check_duration`); nil before the first.
+        public var lastDurationMilliseconds: Int64?
     }
 
     /// The health check report of server `index` (its position in `servers`).
@@ -16,7 +20,15 @@ extension BackendPlan {
         guard let check = healthChecks.first(where: { $0.server.index == index }) else {
             return CheckReport(checked: false, up: true, lastFailure: nil)
         }
-        return CheckReport(checked: true, up: check.isUp, lastFailure: check.lastFailure)
+        let counts = check.counts
+        return CheckReport(
+            checked: true, up: check.isUp, lastFailure: check.lastFailure, failedChecks: counts.failedWhileUp,
+            lastDurationMilliseconds: counts.lastDurationMilliseconds)
+    }
+
+    /// `lastchg`, `chkdown` and `downtime` of server `index`, or of the backend when `index` is nil.
+    public func history(of index: Int?) -> StateHistory.Report {
+        balancer.history(of: index)
     }
 }
 

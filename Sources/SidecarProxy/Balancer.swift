@@ -30,10 +30,16 @@ public final class Balancer: Sendable {
         var active = 0
         /// Smooth round-robin credit.
         var current = 0
+        /// Down means failing its checks or in maintenance, as HAProxy counts `downtime`.
+        var history: StateHistory
+
+        var isDown: Bool { !up || maintenance }
     }
 
     private struct State {
         var entries: [Entry]
+        /// Down means no usable server (up, ready, weighted): `show stat`'s backend `DOWN`.
+        var history: StateHistory
         /// Where the next `leastconn` tie-break scan starts.
         var cursor = 0
     }
@@ -51,11 +57,14 @@ public final class Balancer: Sendable {
     ///   - servers: the backend's servers, in configuration order.
     public init(algorithm: Backend.Balance = .roundrobin, servers: [Server]) {
         self.algorithm = algorithm
+        let now = ContinuousClock.now
+        let entries = servers.map {
+            Entry(
+                weight: $0.weight, backup: $0.backup, maintenance: $0.disabled, maxconn: $0.maxconn ?? 0,
+                history: StateHistory(down: $0.disabled, at: now))
+        }
         state = NIOLockedValueBox(
-            State(
-                entries: servers.map {
-                    Entry(weight: $0.weight, backup: $0.backup, maintenance: $0.disabled, maxconn: $0.maxconn ?? 0)
-                }))
+            State(entries: entries, history: StateHistory(down: !entries.contains(where: Self.usable), at: now)))
     }
 
     /// Chooses a server for a new connection and counts the connection on it.
@@ -84,7 +93,7 @@ public final class Balancer: Sendable {
     public func setUp(_ index: Int, _ up: Bool) -> (active: Int, backup: Int) {
         state.withLockedValue { state in
             state.entries[index].up = up
-            return Self.census(state.entries)
+            return Self.noteChange(of: index, in: &state)
         }
     }
 
@@ -112,12 +121,23 @@ public final class Balancer: Sendable {
         state.withLockedValue { state in
             state.entries[index].maintenance = admin == .maint
             state.entries[index].draining = admin == .drain
+            Self.noteChange(of: index, in: &state)
+        }
+    }
+
+    /// `lastchg`, `chkdown` and `downtime` of server `index`, or of the whole backend when `index` is nil.
+    public func history(of index: Int?) -> StateHistory.Report {
+        state.withLockedValue { state in
+            index.map { state.entries[$0].history.report() } ?? state.history.report()
         }
     }
 
     /// The runtime API's `set server B/S weight`; 0 keeps new connections away.
     public func setWeight(_ index: Int, _ weight: Int) {
-        state.withLockedValue { $0.entries[index].weight = weight }
+        state.withLockedValue { state in
+            state.entries[index].weight = weight
+            Self.noteChange(of: index, in: &state)
+        }
     }
 
     /// Server `index` as the runtime API reports it.
@@ -128,6 +148,15 @@ public final class Balancer: Sendable {
                 admin: entry.maintenance ? .maint : entry.draining ? .drain : .ready, weight: entry.weight,
                 up: entry.up, connections: entry.active)
         }
+    }
+
+    /// Feeds the histories after server `index` changed; returns the census for the state-change log line.
+    @discardableResult
+    private static func noteChange(of index: Int, in state: inout State) -> (active: Int, backup: Int) {
+        let now = ContinuousClock.now
+        state.entries[index].history.update(down: state.entries[index].isDown, at: now)
+        state.history.update(down: !state.entries.contains(where: usable), at: now)
+        return census(state.entries)
     }
 
     private static func census(_ entries: [Entry]) -> (active: Int, backup: Int) {

@@ -33,6 +33,10 @@ final class HealthCheck: Sendable {
         var successes = 0
         var failures = 0
         var lastFailure: String?
+        /// Checks that failed while the server was up (HAProxy's `chkfail`).
+        var failedWhileUp = 0
+        /// How long the last finished check took (`check_duration`).
+        var lastDurationMilliseconds: Int64?
     }
 
     let server: ServerPlan
@@ -63,6 +67,11 @@ final class HealthCheck: Sendable {
 
     /// Whether the checks consider the server up now.
     var isUp: Bool { state.withLockedValue { $0.up } }
+
+    /// Checks failed while the server was up, and the duration of the last check in milliseconds.
+    var counts: (failedWhileUp: Int, lastDurationMilliseconds: Int64?) {
+        state.withLockedValue { ($0.failedWhileUp, $0.lastDurationMilliseconds) }
+    }
 
     /// Starts checking on `loop`; the first check comes after a random part of `inter`, spreading the
     /// checks of many servers as HAProxy does. A second call, or one after `stop`, does nothing.
@@ -149,7 +158,9 @@ final class HealthCheck: Sendable {
         let change: Bool? = state.withLockedValue { state in
             guard !state.stopped else { return nil }
             state.probe = nil
+            state.lastDurationMilliseconds = milliseconds
             if let failure {
+                if state.up { state.failedWhileUp += 1 }
                 state.successes = 0
                 state.failures += 1
                 state.lastFailure = failure

@@ -30,6 +30,7 @@ public final class LiveSession: Sendable {
     private let statistics: TrafficStatistics
     private let fromClient = ManagedAtomic<Int>(0)
     private let fromServer = ManagedAtomic<Int>(0)
+    private let killed = ManagedAtomic<Bool>(false)
     private let details = NIOLockedValueBox(Details())
 
     init(
@@ -88,10 +89,15 @@ public final class LiveSession: Sendable {
     /// The client's TLS handshake succeeded after `duration`.
     func handshakeCompleted(after duration: Duration) { frontendCounters.handshakeCompleted(after: duration) }
 
-    /// Closes the client connection (the server side follows): `shutdown sessions`.
+    /// Closes the client connection (the server side follows): `shutdown sessions`. The connection's log
+    /// line then carries HAProxy's `K` termination state.
     public func shutdown() {
+        killed.store(true, ordering: .relaxed)
         client.close(promise: nil)
     }
+
+    /// Whether `shutdown` closed the connection.
+    var wasShutDown: Bool { killed.load(ordering: .relaxed) }
 
     /// Adds this session's bytes to its proxies' totals; once.
     func retire() {

@@ -203,6 +203,7 @@ final class ProxyConnection {
         switch side {
         case .client:
             clientOpen = false
+            if session?.wasShutDown == true { end("K") }
             switch state {
             case .clientHandshake:
                 state = .closed

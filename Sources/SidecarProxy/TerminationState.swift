@@ -1,9 +1,10 @@
 /// HAProxy's two-character session termination state (cfg §8.5), TCP subset.
 ///
 /// First character, what ended it: `-` normally, `C` the client aborted, `S` the server aborted or refused,
-/// `P` the proxy refused (identity rules), `c` client-side timeout, `s` server-side timeout (also a connect
-/// timeout). Second, where it was: `-` normal end, `R` waiting for the client (TLS handshake, rules), `C`
-/// connecting the server, `D` relaying data, `L` relaying the last data after one side finished.
+/// `P` the proxy refused (identity rules), `K` an administrator closed it (`shutdown sessions`), `c`
+/// client-side timeout, `s` server-side timeout (also a connect timeout). Second, where it was: `-` normal
+/// end, `R` waiting for the client (TLS handshake, rules), `C` connecting the server, `D` relaying data, `L`
+/// relaying the last data after one side finished.
 struct TerminationState: CustomStringConvertible, Equatable {
     var cause: Character
     var phase: Character
@@ -24,6 +25,7 @@ struct TerminationState: CustomStringConvertible, Equatable {
         case ("c", _): return "client timeout"
         case ("s", _): return "server timeout"
         case ("P", _): return "refused by the proxy"
+        case ("K", _): return "closed by an administrator (shutdown sessions)"
         default: return description
         }
     }

@@ -72,7 +72,13 @@ struct StatTable {
                 row["iid"] = "\(number + 1)"
                 row["sid"] = "\(server.index + 1)"
                 row["type"] = "2"
+                let history = backend.history(of: server.index)
+                row["lastchg"] = "\(history.secondsSinceChange)"
                 if check.checked {
+                    row["chkfail"] = "\(check.failedChecks)"
+                    row["chkdown"] = "\(history.downTransitions)"
+                    row["downtime"] = "\(history.downtimeSeconds)"
+                    row["check_duration"] = check.lastDurationMilliseconds.map { "\($0)" } ?? ""
                     row["check_status"] = Self.checkStatus(check, tls: server.tls != nil)
                     row["check_desc"] =
                         check.lastFailure ?? (server.tls != nil ? "Layer6 check passed" : "Layer4 check passed")
@@ -93,6 +99,10 @@ struct StatTable {
             row["pxname"] = name
             row["svname"] = "BACKEND"
             row["status"] = active + backup > 0 ? "UP" : "DOWN"
+            let history = backend.history(of: nil)
+            row["chkdown"] = "\(history.downTransitions)"
+            row["lastchg"] = "\(history.secondsSinceChange)"
+            row["downtime"] = "\(history.downtimeSeconds)"
             row["weight"] = "\(weight)"
             row["act"] = "\(active)"
             row["bck"] = "\(backup)"

@@ -119,4 +119,34 @@ import Testing
         #expect(fixture.accepts == [100, 200, 300])
         await fixture.shutdown()
     }
+
+    @Test func stateHistoryCountsDownTransitionsAndAccumulatesDowntime() {
+        let start = ContinuousClock.now
+        var history = StateHistory(down: false, at: start)
+        history.update(down: true, at: start + .seconds(10))
+        history.update(down: true, at: start + .seconds(12))  // no change: neither counted nor restarted
+        #expect(
+            history.report(at: start + .seconds(15))
+                == StateHistory.Report(downTransitions: 1, secondsSinceChange: 5, downtimeSeconds: 5))
+        history.update(down: false, at: start + .seconds(40))
+        history.update(down: true, at: start + .seconds(100))
+        #expect(
+            history.report(at: start + .seconds(107))
+                == StateHistory.Report(downTransitions: 2, secondsSinceChange: 7, downtimeSeconds: 37))
+    }
+
+    @Test func backendHistoryGoesDownOnlyWhenNoServerIsUsable() {
+        let balancer = Balancer(servers: servers(weights: [1, 1]))
+        balancer.setAdministrativeState(0, .maint)
+        #expect(balancer.history(of: 0).downTransitions == 1)
+        #expect(balancer.history(of: nil).downTransitions == 0)
+        balancer.setUp(1, false)
+        #expect(balancer.history(of: 1).downTransitions == 1)
+        #expect(balancer.history(of: nil).downTransitions == 1)
+        balancer.setUp(1, true)
+        balancer.setWeight(1, 0)
+        // Weight 0 takes a server out of the backend's rotation but does not make the server DOWN.
+        #expect(balancer.history(of: 1).downTransitions == 1)
+        #expect(balancer.history(of: nil).downTransitions == 2)
+    }
 }

@@ -25,6 +25,12 @@ import Testing
         #expect(ContinuousClock.now - killed < .seconds(2))
         #expect(down.contains("2 active and 0 backup servers left"))
         #expect(!fixture.backendPlan.balancer.isUp(1))
+        // `show stat`'s chkfail counts the fall checks that failed while the server was still up.
+        let report = fixture.backendPlan.checkReport(of: 1)
+        #expect(report.failedChecks == 2)
+        #expect(report.lastDurationMilliseconds != nil)
+        #expect(fixture.backendPlan.history(of: 1).downTransitions == 1)
+        #expect(fixture.backendPlan.history(of: nil).downTransitions == 0)
         let attemptsOnS2 = fixture.logs.all.filter {
             $0.contains("cannot connect to server") && $0.contains("server=s2")
         }
@@ -38,6 +44,8 @@ import Testing
         let restarted = try await fixture.restart(1)
         let up = try await fixture.logs.waitFor("server be/s2 is UP", timeout: .seconds(5))
         #expect(up.contains("3 active and 0 backup servers online"))
+        #expect(fixture.backendPlan.history(of: 1).downTransitions == 1)
+        #expect(fixture.backendPlan.checkReport(of: 1).failedChecks == 2)
         #expect(try await fixture.roundTrips(30) == 0)
         try await eventually("the restarted server gets traffic") {
             fixture.logs.all.filter { $0.contains("connection closed") && $0.contains("server=be/s2") }.count

@@ -80,6 +80,20 @@ import Testing
         await fixture.shutdown()
     }
 
+    @Test func sessionShutDownByTheRuntimeAPIIsLoggedWithK() async throws {
+        let fixture = try await BackendFixture(echoes: 1, frontend: { $0.tcplog = true })
+        let client = try await fixture.client()
+        try await client.send(ByteBuffer(string: "hello"))
+        try await eventually("echo") { client.received.readableBytes == 5 }
+        let session = try #require(fixture.proxy.registry.statistics.sessions.first)
+        session.shutdown()
+        try await eventually("closed") { client.ended }
+        let line = try #require(TCPLogLine(logMessage(try await fixture.logs.waitFor(" fe be/s1 "))))
+        #expect(line.termination == "KD")
+        #expect(line.bytes == 5)
+        await fixture.shutdown()
+    }
+
     @Test func noServerLineSaysNOSRVAndSC() async throws {
         let fixture = try await BackendFixture(
             echoes: 1, server: { checkedServer($0, $1, inter: .milliseconds(50), fall: 1) },

@@ -88,6 +88,29 @@ struct RuntimeAPITests {
         await first.close()
     }
 
+    @Test func showStatReportsStateChangesAndDowntime() async throws {
+        let fixture = try await RuntimeFixture()
+        defer { Task { await fixture.shutdown() } }
+        func row(_ name: String) async throws -> [String: String] {
+            let lines = try await fixture.command("show stat").split(separator: "\n").map(String.init)
+            let header = lines[0].dropFirst(2).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let line = try #require(lines.first { $0.hasPrefix("be,\(name),") })
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            return Dictionary(uniqueKeysWithValues: zip(header, fields))
+        }
+        #expect(try await row("BACKEND")["chkdown"] == "0")
+        #expect(Int(try await row("s1")["lastchg"] ?? "") != nil)
+        #expect(try await fixture.command("disable server be/s1") == "\n")
+        #expect(try await fixture.command("disable server be/s2") == "\n")
+        var backend = try await row("BACKEND")
+        #expect(backend["status"] == "DOWN" && backend["chkdown"] == "1" && backend["lastchg"] == "0")
+        #expect(try await fixture.command("enable server be/s2") == "\n")
+        backend = try await row("BACKEND")
+        #expect(backend["status"] == "UP" && backend["chkdown"] == "1" && Int(backend["downtime"] ?? "") != nil)
+        // Servers without `check` have no check counters, as in HAProxy.
+        #expect(try await row("s1")["chkfail"] == "")
+    }
+
     @Test func drainingServerKeepsItsSessionsAndTakesNoNewOnes() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
