@@ -34,6 +34,7 @@ PACKAGES=(
     "socat:socat"
     "haproxy:haproxy"       # the other side of the tunnel in interoperability tests
     "python3:python3"       # the MemoryDenyWriteExecute check (prctl) in the end-to-end tests
+    "python3-prometheus-client:" # the reference parser /metrics is checked with (/usr/bin/python3)
 )
 
 say() { printf '==> %s\n' "$*"; }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -8,9 +9,12 @@ import NIOCore
 public final class ConnectionRegistry: Sendable {
     private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
     /// Traffic counters and live sessions for the runtime API; shared by every generation, like the registry.
-    public let statistics = TrafficStatistics()
+    public let statistics: TrafficStatistics
 
-    public init() {}
+    /// - Parameter metrics: where event metrics go (the daemon's Prometheus registry); none by default.
+    public init(metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+        statistics = TrafficStatistics(metrics: metrics)
+    }
 
     func register(_ channel: Channel) {
         channels.withLockedValue { $0[ObjectIdentifier(channel)] = channel }

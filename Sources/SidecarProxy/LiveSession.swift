@@ -84,10 +84,15 @@ public final class LiveSession: Sendable {
     func denied() { frontendCounters.requestDenied() }
 
     /// The client's TLS handshake failed (`ereq`).
-    func handshakeFailed(_ reason: TrafficCounters.HandshakeFailureReason) { frontendCounters.handshakeFailed(reason) }
+    func handshakeFailed(_ reason: HandshakeMetrics.FailureReason) {
+        frontendCounters.handshakeFailed()
+        statistics.handshakeMetrics(frontend).failed(reason)
+    }
 
     /// The client's TLS handshake succeeded after `duration`.
-    func handshakeCompleted(after duration: Duration) { frontendCounters.handshakeCompleted(after: duration) }
+    func handshakeCompleted(after duration: Duration) {
+        statistics.handshakeMetrics(frontend).completed(after: duration)
+    }
 
     /// Closes the client connection (the server side follows): `shutdown sessions`. The connection's log
     /// line then carries HAProxy's `K` termination state.

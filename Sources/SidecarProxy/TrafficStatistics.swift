@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -18,6 +19,7 @@ public final class TrafficStatistics: Sendable {
         var frontends: [String: TrafficCounters] = [:]
         var backends: [String: TrafficCounters] = [:]
         var servers: [String: TrafficCounters] = [:]
+        var handshakes: [String: HandshakeMetrics] = [:]
         var sessions: [Int: LiveSession] = [:]
         var nextID = 1
     }
@@ -25,8 +27,22 @@ public final class TrafficStatistics: Sendable {
     private let state = NIOLockedValueBox(State())
     /// When these statistics started (the process start for a daemon): `show info`'s uptime.
     public let started = Date()
+    private let metrics: any MetricsFactory
 
-    public init() {}
+    /// - Parameter metrics: where the event metrics (`HandshakeMetrics`) go; none by default.
+    public init(metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+        self.metrics = metrics
+    }
+
+    /// The handshake metrics of TLS frontend `name`, created on first use.
+    public func handshakeMetrics(_ name: String) -> HandshakeMetrics {
+        state.withLockedValue { state in
+            if let existing = state.handshakes[name] { return existing }
+            let created = HandshakeMetrics(frontend: name, factory: metrics)
+            state.handshakes[name] = created
+            return created
+        }
+    }
 
     /// The counters of frontend `name`, created on first use.
     public func frontend(_ name: String) -> TrafficCounters {

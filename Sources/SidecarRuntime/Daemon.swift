@@ -54,9 +54,12 @@ public final class Daemon: Sendable {
         logCertificateFindings(plan)
         let descriptors = try SocketActivation.assign(inherited, to: configuration)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let exporter = MetricsExporter()
         var proxy: Proxy
         do {
-            proxy = try await Proxy.start(plan: plan, group: group, descriptors: descriptors, logger: logger)
+            proxy = try await Proxy.start(
+                plan: plan, group: group, registry: ConnectionRegistry(metrics: exporter.factory),
+                descriptors: descriptors, logger: logger)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -70,12 +73,12 @@ public final class Daemon: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        let reloads = ReloadHistory()
+        let reloads = exporter.reloads
         var metrics: MetricsServer?
         if let address = configuration.global.metricsBind {
             do {
                 metrics = try await MetricsServer.start(
-                    address, location: configuration.global.metricsBindLocation, api: stats.api, reloads: reloads,
+                    address, location: configuration.global.metricsBindLocation, api: stats.api, metrics: exporter,
                     group: group, logger: logger)
             } catch {
                 await stats.close()
@@ -104,7 +107,7 @@ public final class Daemon: Sendable {
                         to: next.global.statsSockets, adopting: proxy, group: group, logger: logger)
                     metrics = await MetricsServer.reload(
                         metrics, to: next.global.metricsBind, location: next.global.metricsBindLocation,
-                        api: stats.api, reloads: reloads, group: group, logger: logger)
+                        api: stats.api, metrics: exporter, group: group, logger: logger)
                     reloads.record(success: true)
                     configuration = next
                     logger.info("reloaded", metadata: ["frontends": "\(nextPlan.frontends.count)"])

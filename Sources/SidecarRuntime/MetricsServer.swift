@@ -27,7 +27,7 @@ final class MetricsServer: Sendable {
     /// Binds `address` and starts answering.
     /// - Throws: `StatsSocketError` naming `location` when the address cannot be bound.
     static func start(
-        _ address: ListenAddress, location: SourceLocation?, api: RuntimeAPI, reloads: ReloadHistory,
+        _ address: ListenAddress, location: SourceLocation?, api: RuntimeAPI, metrics: MetricsExporter,
         group: any EventLoopGroup, logger: Logger
     ) async throws -> MetricsServer {
         let place = location.map { "\($0): " } ?? ""
@@ -45,7 +45,7 @@ final class MetricsServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(10)))
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandler(
-                            MetricsHTTPHandler(api: api, reloads: reloads, stopping: stopping))
+                            MetricsHTTPHandler(api: api, metrics: metrics, stopping: stopping))
                     }
                 }
                 .bind(host: host.isEmpty ? "0.0.0.0" : host, port: port).get()
@@ -66,14 +66,14 @@ final class MetricsServer: Sendable {
     /// the proxy has already switched to the new configuration).
     static func reload(
         _ server: MetricsServer?, to address: ListenAddress?, location: SourceLocation?, api: RuntimeAPI,
-        reloads: ReloadHistory, group: any EventLoopGroup, logger: Logger
+        metrics: MetricsExporter, group: any EventLoopGroup, logger: Logger
     ) async -> MetricsServer? {
         if let server, server.address == address { return server }
         await server?.close()
         guard let address else { return nil }
         do {
             return try await start(
-                address, location: location, api: api, reloads: reloads, group: group, logger: logger)
+                address, location: location, api: api, metrics: metrics, group: group, logger: logger)
         } catch {
             logger.error("reload: \(error)")
             return nil
@@ -87,13 +87,13 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let api: RuntimeAPI
-    private let reloads: ReloadHistory
+    private let metrics: MetricsExporter
     private let stopping: NIOLockedValueBox<Bool>
     private var request: HTTPRequestHead?
 
-    init(api: RuntimeAPI, reloads: ReloadHistory, stopping: NIOLockedValueBox<Bool>) {
+    init(api: RuntimeAPI, metrics: MetricsExporter, stopping: NIOLockedValueBox<Bool>) {
         self.api = api
-        self.reloads = reloads
+        self.metrics = metrics
         self.stopping = stopping
     }
 
@@ -121,14 +121,14 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
         if head.method != .GET && head.method != .HEAD {
             (status, contentType, body) = (.methodNotAllowed, "text/plain; charset=utf-8", "method not allowed\n")
         } else if path == "/metrics" {
-            let text = MetricsExposition(proxy: api.proxy, reloads: reloads).text
+            let text = metrics.exposition(of: api.proxy)
             (status, contentType, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", text)
         } else if path == "/health" {
-            let problems = MetricsExposition.problems(
+            let problems = MetricsExporter.problems(
                 proxy: api.proxy, stopping: stopping.withLockedValue { $0 })
             (status, contentType, body) = (
                 problems.isEmpty ? .ok : .serviceUnavailable, "application/json",
-                MetricsExposition.healthBody(problems)
+                MetricsExporter.healthBody(problems)
             )
         } else {
             (status, contentType, body) = (.notFound, "text/plain; charset=utf-8", "not found\n")
@@ -145,6 +145,7 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil) }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+        let channel = context.channel
+        if !keepAlive { done.whenComplete { _ in channel.close(promise: nil) } }
     }
 }

@@ -195,7 +195,7 @@ final class CollectingClient: Sendable {
         init(box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>) { self.box = box }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
-            box.withLockedValue { $0.bytes.writeBuffer(&buffer) }
+            box.withLockedValue { _ = $0.bytes.writeBuffer(&buffer) }
         }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if let event = event as? ChannelEvent, case .inputClosed = event {

@@ -73,7 +73,7 @@ import Testing
             let down = try await HTTPGet.fetch(fixture.port, "/health")
             #expect(down.status == 503)
             #expect(down.body == "{\"status\":\"unhealthy\",\"problems\":[\"backend 'be' has no server up\"]}\n")
-            let samples = try MetricsText.parse(try await HTTPGet.fetch(fixture.port, "/metrics").body)
+            let samples = try PrometheusText.parse(try await HTTPGet.fetch(fixture.port, "/metrics").body)
             #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 0)
             #expect(fixture.api.execute("enable server be/s1", level: .admin) == "\n")
             #expect(try await HTTPGet.fetch(fixture.port, "/health").status == 200)
@@ -88,23 +88,48 @@ import Testing
         await fixture.shutdown()
     }
 
+    @Test func healthTurns503WhenTheOnlyBackendDies() async throws {
+        let fixture = try await MetricsFixture(checked: true)
+        do {
+            try await waitFor("the first check passed") {
+                fixture.proxy.plan.frontends[0].backend.checkReport(of: 0).lastDurationMilliseconds != nil
+            }
+            #expect(try await HTTPGet.fetch(fixture.port, "/health").status == 200)
+            await fixture.echo.close()
+            var response = HTTPGet.Response(status: 0, body: "")
+            try await waitFor("/health turning 503") {
+                response = try await HTTPGet.fetch(fixture.port, "/health")
+                return response.status == 503
+            }
+            #expect(response.body == "{\"status\":\"unhealthy\",\"problems\":[\"backend 'be' has no server up\"]}\n")
+            let samples = try await fixture.metrics()
+            #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 0)
+            #expect(samples["sidecar_server_check_failing{backend=\"be\",server=\"s1\"}"] == 1)
+            #expect(samples["sidecar_server_check_failures_total{backend=\"be\",server=\"s1\"}"] == 1)
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
+    }
+
     @Test func reloadKeepsOrReplacesTheEndpoint() async throws {
         let fixture = try await MetricsFixture()
         // The configured address (port 0 here) is what a reload compares, not the port bound.
         let address = ListenAddress.tcp(host: "127.0.0.1", port: 0)
         let kept = await MetricsServer.reload(
-            fixture.server, to: address, location: nil, api: fixture.api, reloads: fixture.reloads,
+            fixture.server, to: address, location: nil, api: fixture.api, metrics: fixture.exporter,
             group: fixture.group, logger: quietLogger)
         #expect(kept === fixture.server)
         let moved = await MetricsServer.reload(
             fixture.server, to: .tcp(host: "", port: 0), location: nil, api: fixture.api,
-            reloads: fixture.reloads, group: fixture.group, logger: quietLogger)
+            metrics: fixture.exporter, group: fixture.group, logger: quietLogger)
         let movedPort = moved?.localAddress?.port ?? 0
         #expect(moved !== fixture.server && movedPort != 0)
         let health = try await HTTPGet.fetch(movedPort, "/health")
         #expect(health.status == 200)
         let removed = await MetricsServer.reload(
-            moved, to: nil, location: nil, api: fixture.api, reloads: fixture.reloads, group: fixture.group,
+            moved, to: nil, location: nil, api: fixture.api, metrics: fixture.exporter, group: fixture.group,
             logger: quietLogger)
         #expect(removed == nil)
         await fixture.shutdown()
@@ -141,20 +166,22 @@ final class MetricsFixture: Sendable {
     let echo: CountingEchoServer
     let proxy: Proxy
     let api: RuntimeAPI
-    let reloads = ReloadHistory()
+    let exporter = MetricsExporter()
+    var reloads: ReloadHistory { exporter.reloads }
     let server: MetricsServer
     let port: Int
 
-    init() async throws {
+    /// - Parameter checked: give `s1` a health check (inter 100 ms, fall 1, rise 1).
+    init(checked: Bool = false) async throws {
         workspace = try ProbeWorkspace()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         echo = try await CountingEchoServer.start(path: workspace.path("s1.sock"), group: group)
         proxy = try await Proxy.start(
-            plan: ProxyPlan(configuration: RuntimeFixture.configuration(workspace, servers: ["s1"])),
-            group: group, logger: quietLogger)
+            plan: ProxyPlan(configuration: RuntimeFixture.configuration(workspace, servers: ["s1"], checked: checked)),
+            group: group, registry: ConnectionRegistry(metrics: exporter.factory), logger: quietLogger)
         api = RuntimeAPI(proxy: proxy)
         server = try await MetricsServer.start(
-            .tcp(host: "127.0.0.1", port: 0), location: nil, api: api, reloads: reloads, group: group,
+            .tcp(host: "127.0.0.1", port: 0), location: nil, api: api, metrics: exporter, group: group,
             logger: quietLogger)
         port = server.localAddress?.port ?? 0
     }
@@ -163,12 +190,12 @@ final class MetricsFixture: Sendable {
         try await EchoClient.connect(unixPath: workspace.path("fe.sock"), group: group)
     }
 
-    /// `/metrics`, checked by the strict parser: sample name with labels to value.
+    /// `/metrics` as prometheus_client reads it: sample name with labels to value.
     func metrics() async throws -> [String: Double] {
         let response = try await HTTPGet.fetch(port, "/metrics")
         #expect(response.status == 200)
         #expect(response.contentType == "text/plain; version=0.0.4; charset=utf-8")
-        return try MetricsText.parse(response.body)
+        return try PrometheusText.parse(response.body)
     }
 
     func shutdown() async {
@@ -180,102 +207,50 @@ final class MetricsFixture: Sendable {
     }
 }
 
-/// A strict reader of the Prometheus text format 0.0.4 as sidecar writes it.
-enum MetricsText {
-    struct Malformed: Error, CustomStringConvertible {
+/// The Prometheus text format as the reference implementation reads it: `prometheus_client`'s parser
+/// (Debian's python3-prometheus-client, run by /usr/bin/python3), not a reader of our own.
+enum PrometheusText {
+    struct Rejected: Error, CustomStringConvertible {
         let description: String
     }
 
-    /// Every sample (`name{labels}` as written, to value). Each family must have `# HELP` then `# TYPE`
-    /// (counter, gauge or histogram) before its samples, appear once, and each sample line must be `name{labels} value`
-    /// with a name of its family and well-formed, quoted labels.
+    /// Every sample, `name{labels}` (labels in the order written) to value. Fails when the parser rejects
+    /// the text or a family has no `# TYPE`.
     static func parse(_ text: String) throws -> [String: Double] {
-        guard text.hasSuffix("\n") else { throw Malformed(description: "no final newline") }
-        var samples: [String: Double] = [:]
-        var helped = Set<String>()
-        var typed = Set<String>()
-        var current: String?
-        var currentIsHistogram = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
-            let line = String(line)
-            if line.hasPrefix("# HELP ") {
-                let parts = line.split(separator: " ", maxSplits: 3)
-                guard parts.count == 4, isName(String(parts[2])) else { throw Malformed(description: line) }
-                let name = String(parts[2])
-                guard helped.insert(name).inserted else { throw Malformed(description: "second HELP: \(line)") }
-                current = nil
-                continue
-            }
-            if line.hasPrefix("# TYPE ") {
-                let parts = line.split(separator: " ")
-                guard parts.count == 4, helped.contains(String(parts[2])),
-                    ["counter", "gauge", "histogram"].contains(parts[3])
-                else { throw Malformed(description: "TYPE without HELP or bad type: \(line)") }
-                guard typed.insert(String(parts[2])).inserted else { throw Malformed(description: line) }
-                current = String(parts[2])
-                currentIsHistogram = parts[3] == "histogram"
-                continue
-            }
-            guard let family = current else { throw Malformed(description: "sample before HELP/TYPE: \(line)") }
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
-                throw Malformed(description: "no value: \(line)")
-            }
-            let series = String(line[..<space])
-            let name: String
-            if let brace = series.firstIndex(of: "{") {
-                name = String(series[..<brace])
-                guard series.hasSuffix("}") else { throw Malformed(description: line) }
-                try checkLabels(String(series[series.index(after: brace)..<series.index(before: series.endIndex)]))
-            } else {
-                name = series
-            }
-            // A histogram's series are its name plus `_bucket`, `_sum` and `_count`.
-            let allowed = currentIsHistogram ? ["_bucket", "_sum", "_count"].map { family + $0 } : [family]
-            guard allowed.contains(name), isName(name) else {
-                throw Malformed(description: "sample of another family: \(line)")
-            }
-            guard samples.updateValue(value, forKey: series) == nil else {
-                throw Malformed(description: "duplicate series: \(line)")
-            }
+        let script = """
+            import json, sys
+            from prometheus_client.parser import text_string_to_metric_families
+            samples = {}
+            for family in text_string_to_metric_families(sys.stdin.read()):
+                if family.type == "unknown":
+                    sys.exit("no TYPE for " + family.name)
+                for sample in family.samples:
+                    labels = ",".join('%s="%s"' % item for item in sample.labels.items())
+                    key = sample.name + ("{" + labels + "}" if labels else "")
+                    if key in samples:
+                        sys.exit("duplicate series " + key)
+                    samples[key] = sample.value
+            json.dump(samples, sys.stdout)
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", script]
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let json = output.fileHandleForReading.readDataToEndOfFile()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Rejected(description: "prometheus_client rejected /metrics: \(message)\n\(text)")
         }
-        return samples
-    }
-
-    private static func isName(_ name: String) -> Bool {
-        guard let first = name.first, first.isLetter || first == "_" || first == ":" else { return false }
-        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") }
-    }
-
-    /// `a="x",b="y"` with `\\`, `\"` and `\n` escapes only.
-    private static func checkLabels(_ text: String) throws {
-        var rest = Substring(text)
-        while !rest.isEmpty {
-            guard let equals = rest.firstIndex(of: "="), isName(String(rest[..<equals])) else {
-                throw Malformed(description: "bad label name in \(text)")
-            }
-            rest = rest[rest.index(after: equals)...]
-            guard rest.first == "\"" else { throw Malformed(description: "unquoted label in \(text)") }
-            rest = rest.dropFirst()
-            var closed = false
-            while let character = rest.first {
-                rest = rest.dropFirst()
-                if character == "\\" {
-                    guard let escaped = rest.first, ["\\", "\"", "n"].contains(escaped) else {
-                        throw Malformed(description: "bad escape in \(text)")
-                    }
-                    rest = rest.dropFirst()
-                } else if character == "\"" {
-                    closed = true
-                    break
-                }
-            }
-            guard closed else { throw Malformed(description: "unterminated label in \(text)") }
-            if rest.first == "," {
-                rest = rest.dropFirst()
-            } else if !rest.isEmpty {
-                throw Malformed(description: "junk after label in \(text)")
-            }
-        }
+        return try JSONDecoder().decode([String: Double].self, from: json)
     }
 }
 
@@ -302,11 +277,13 @@ enum HTTPGet {
         try await waitFor("the response to GET \(path)") { !channel.isActive }
         try await channel.closeFuture.get()
         let text = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
-        guard let split = text.range(of: "\r\n\r\n") else { throw MetricsText.Malformed(description: text) }
+        guard let split = text.range(of: "\r\n\r\n") else {
+            throw PrometheusText.Rejected(description: "no HTTP head: \(text)")
+        }
         let headLines = text[..<split.lowerBound].components(separatedBy: "\r\n")
         let statusWords = headLines[0].split(separator: " ")
         guard statusWords.count >= 2, statusWords[0] == "HTTP/1.1", let status = Int(statusWords[1]) else {
-            throw MetricsText.Malformed(description: headLines[0])
+            throw PrometheusText.Rejected(description: "bad status line: \(headLines[0])")
         }
         var contentType: String?
         var length: Int?

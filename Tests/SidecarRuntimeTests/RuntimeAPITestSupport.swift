@@ -50,7 +50,8 @@ final class RuntimeFixture: Sendable {
 
     /// Frontends `fe` (Unix) and `tls` (TCP with TLS) into backend `be` with servers `s1` and `s2`.
     static func configuration(
-        _ workspace: ProbeWorkspace, expiredCertificate: Bool = false, servers: [String] = ["s1", "s2"]
+        _ workspace: ProbeWorkspace, expiredCertificate: Bool = false, servers: [String] = ["s1", "s2"],
+        checked: Bool = false
     ) -> Configuration {
         let location = SourceLocation.commandLine("test")
         let certificate = expiredCertificate ? workspace.expiredServer.certificateFile : workspace.pki.serverCertificate
@@ -71,7 +72,9 @@ final class RuntimeFixture: Sendable {
                 Backend(
                     name: "be",
                     servers: servers.map {
-                        Server(name: $0, address: .unix(path: workspace.path("\($0).sock")), location: location)
+                        Server(
+                            name: $0, address: .unix(path: workspace.path("\($0).sock")), check: checked,
+                            inter: .milliseconds(100), rise: 1, fall: 1, location: location)
                     },
                     retries: 0, location: location)
             ])
