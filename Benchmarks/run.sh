@@ -28,13 +28,22 @@ done
 SCRATCH=${SCRATCH:-$ROOT/.build-release}
 echo "==> swift build -c release"
 (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar)
-export SIDECAR=$SCRATCH/release/sidecar SIDECAR_THREADS=${SIDECAR_THREADS:-1} SIDECAR_LOG_LEVEL=${SIDECAR_LOG_LEVEL:-warning}
+# The harness starts "$SIDECAR forward|reverse ..." and sets NO_RESUME=1 for its full-handshake rounds; this
+# wrapper turns that into --no-ssl-reuse on the forward side (exec keeps the PID the harness measures).
+WRAPPER=$SCRATCH/sidecar-bench
+cat >"$WRAPPER" <<WRAP
+#!/usr/bin/env bash
+if [[ \${NO_RESUME:-0} == 1 && \$1 == forward ]]; then exec "$SCRATCH/release/sidecar" "\$@" --no-ssl-reuse; fi
+exec "$SCRATCH/release/sidecar" "\$@"
+WRAP
+chmod +x "$WRAPPER"
+export SIDECAR=$WRAPPER SIDECAR_THREADS=${SIDECAR_THREADS:-1} SIDECAR_LOG_LEVEL=${SIDECAR_LOG_LEVEL:-warning}
 if [[ -n ${QUICK:-} ]]; then
     export LAT_COUNT=5000 TPUT_BYTES=512M CONN_COUNT=600 IDLE_CONNS=300
 fi
 SESSION=${SESSION:-$ROOT/Benchmarks/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$SESSION"
-SYSTEMS="direct haproxy sidecar" NORESUME_SYSTEMS="haproxy" ROUNDS=${ROUNDS:-3} SESSION=$SESSION \
+SYSTEMS="direct haproxy sidecar" NORESUME_SYSTEMS="haproxy sidecar" ROUNDS=${ROUNDS:-3} SESSION=$SESSION \
     "$BENCH/runall.sh"
 python3 "$ROOT/Benchmarks/ratios.py" "$SESSION/summary.txt" >"$SESSION/ratios.md"
 cat "$SESSION/ratios.md"

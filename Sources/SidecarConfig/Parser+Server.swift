@@ -7,7 +7,8 @@ extension Parser {
         "ciphers": true, "ciphersuites": true, "curves": true, "alpn": true, "no-tls-tickets": false,
         "check": false, "no-check": false, "inter": true, "rise": true, "fall": true, "weight": true,
         "backup": false, "no-backup": false, "disabled": false, "enabled": false, "maxconn": true,
-        "allow-cn": true, "allow-dns": true, "allow-uri": true, "allow-ip": true,
+        "allow-cn": true, "allow-dns": true, "allow-uri": true, "allow-ip": true, "no-ssl-reuse": false,
+        "ssl-reuse": false,
     ]
 
     /// `server NAME ADDRESS [options]`.
@@ -100,6 +101,8 @@ extension Parser {
         case "no-check": options.check = false
         case "backup": options.backup = true
         case "no-backup": options.backup = false
+        case "no-ssl-reuse": options.tls.sessionReuse = false
+        case "ssl-reuse": options.tls.sessionReuse = true
         case "disabled": options.disabled = true
         case "enabled": options.disabled = false
         case "crt":

@@ -36,6 +36,8 @@ public struct TLSSettings: Sendable, Hashable {
     public var alpn: [String]
     /// `no-tls-tickets` clears this.
     public var sessionTickets: Bool
+    /// `no-ssl-reuse` on a server line clears this: every connection to the server makes a full handshake.
+    public var sessionReuse: Bool
     /// `sni str(NAME)` on a server line: the name sent in the ClientHello.
     public var serverName: String?
     /// `verifyhost NAME`: the name the server certificate must carry (SAN DNS/IP, then CN).
@@ -59,6 +61,7 @@ public struct TLSSettings: Sendable, Hashable {
         curves: String? = nil,
         alpn: [String] = [],
         sessionTickets: Bool = true,
+        sessionReuse: Bool = true,
         serverName: String? = nil,
         verifyHost: String? = nil,
         noVerifyHost: Bool = false,
@@ -76,6 +79,7 @@ public struct TLSSettings: Sendable, Hashable {
         self.curves = curves
         self.alpn = alpn
         self.sessionTickets = sessionTickets
+        self.sessionReuse = sessionReuse
         self.serverName = serverName
         self.verifyHost = verifyHost
         self.noVerifyHost = noVerifyHost

@@ -15,6 +15,8 @@ public struct TunnelFlags: Sendable {
     /// `--allow-cn`, `--allow-dns`, `--allow-uri`, `--allow-ip`: the peer certificates this tunnel accepts
     /// (reverse: clients, on the bind; forward: the servers), as the `allow-*` options of a config file.
     public var allowedPeers = PeerAllowList()
+    /// `--no-ssl-reuse` (forward): a full handshake for every connection, as HAProxy's `no-ssl-reuse`.
+    public var sessionReuse = true
 
     public init(
         side: ProxyMode, listen: String, listenMode: String? = nil, connect: [String], cert: String, key: String? = nil,
@@ -54,6 +56,7 @@ public struct TunnelFlags: Sendable {
                 // Secure by default: without --server-name the certificate must be for the host we dial.
                 serverTLS.serverName = serverName ?? host
                 serverTLS.verifyHost = serverName ?? host
+                serverTLS.sessionReuse = sessionReuse
                 servers.append(
                     Server(
                         name: "server\(index + 1)", address: .tcp(host: host, port: port), tls: serverTLS,
@@ -63,6 +66,9 @@ public struct TunnelFlags: Sendable {
             if listenMode != nil { throw UsageError("--listen-mode applies to a Unix socket; reverse listens on TCP") }
             if serverName != nil {
                 throw UsageError("--server-name applies to forward, which checks the server's name")
+            }
+            if !sessionReuse {
+                throw UsageError("--no-ssl-reuse applies to forward, whose connections resume TLS sessions")
             }
             if listen.hasPrefix("systemd:") {
                 listenAddress = .systemd(name: String(listen.dropFirst(8)))

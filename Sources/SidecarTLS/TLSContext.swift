@@ -28,9 +28,10 @@ public final class TLSContext: @unchecked Sendable {
     public let settings: TLSSettings
     /// `SSL_CTX*`, owned by this object: created in `init`, freed in `deinit`.
     let context: OpaquePointer
-    /// Client role: the last session each peer gave us, for resumption. Each `SSL_SESSION*` holds one
-    /// reference owned by this cache, released when replaced or in `deinit`.
-    private let sessions = Mutex<[String: SessionReference]>([:])
+    /// Client role: the sessions each peer gave us for resumption, oldest first. Each `SSL_SESSION*` holds
+    /// one reference owned by this cache, handed to the connection that takes it, or released when pushed
+    /// out or in `deinit`.
+    private let sessions = Mutex<[String: [SessionReference]]>([:])
     /// `alpn` in wire format (length-prefixed names), kept alive for the ALPN callback.
     private let alpnWire: [UInt8]
 
@@ -53,7 +54,7 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit {
-        for session in sessions.withLock({ $0.values }) { SSL_SESSION_free(session.pointer) }
+        for session in sessions.withLock({ $0.values.joined() }) { SSL_SESSION_free(session.pointer) }
         SSL_CTX_free(context)
     }
 
@@ -257,44 +258,79 @@ public final class TLSContext: @unchecked Sendable {
 
     // MARK: sessions
 
+    /// Server role: resumable sessions kept per context (HAProxy's `tune.ssl.cachesize` default).
+    static let serverSessionCacheSize = 20000
+    /// Server role: how long a session may be resumed, in seconds (HAProxy's `tune.ssl.lifetime` default).
+    static let serverSessionLifetime = 300
+
     private func configureSessions() {
-        if !settings.sessionTickets { COpenSSLShims_SSL_CTX_set_no_ticket(context) }
         switch role {
         case .server:
             // Resumption with client certificates needs a session id context, or OpenSSL refuses to resume.
             let id = Array("sidecar".utf8)
             _ = SSL_CTX_set_session_id_context(context, id, UInt32(id.count))
-            // One TLS 1.3 ticket per handshake: a forward sidecar keeps only the newest.
-            _ = SSL_CTX_set_num_tickets(context, 1)
+            // Sessions stay in OpenSSL's server cache and a TLS 1.3 ticket carries only their id (stateful
+            // tickets), rather than the whole session encrypted (stateless). Resuming from a stateless ticket
+            // decodes the session, client certificate included, from ASN.1, and OpenSSL 3 decodes the public
+            // key through its provider decoders: perf put that at 36 % of the reverse side's CPU per resumed
+            // connection. HAProxy's tune.ssl.cachesize (20000) and tune.ssl.lifetime (300 s) bound the cache.
+            COpenSSLShims_SSL_CTX_set_no_ticket(context)
+            _ = COpenSSLShims_SSL_CTX_sess_set_cache_size(context, Self.serverSessionCacheSize)
+            _ = SSL_CTX_set_timeout(context, Self.serverSessionLifetime)
+            // One TLS 1.3 ticket per handshake (a forward sidecar keeps only the newest); none with
+            // `no-tls-tickets`, which turns TLS 1.3 resumption off.
+            _ = SSL_CTX_set_num_tickets(context, settings.sessionTickets ? 1 : 0)
         case .client:
+            if !settings.sessionTickets { COpenSSLShims_SSL_CTX_set_no_ticket(context) }
             _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(
                 context, Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE))
             SSL_CTX_sess_set_new_cb(context, tlsNewSessionCallback)
         }
     }
 
+    /// Client role: the most sessions kept per peer. A TLS 1.3 ticket serves one connection, so the pool
+    /// holds one per connection recently opened in parallel; 16 bounds the memory (a session holds the
+    /// server's certificate chain).
+    static let sessionsPerPeer = 16
+
     /// Client role: a session for `peer` to offer, with one reference owned by the caller.
+    ///
+    /// A TLS 1.3 ticket is taken out of the pool: it is offered once, as RFC 8446 (C.4) asks and as a
+    /// server with stateful tickets (sidecar's reverse side) requires; the server sends a fresh one after
+    /// each handshake. A TLS 1.2 session stays in the pool for the next connections.
     func takeSession(for peer: String) -> OpaquePointer? {
-        guard settings.sessionTickets else { return nil }
-        return sessions.withLock { cache -> SessionReference? in
-            guard let session = cache[peer]?.pointer else { return nil }
-            // A single-use TLS 1.3 ticket would fail a second time; OpenSSL marks which may be reused.
-            if SSL_SESSION_is_resumable(session) != 1 {
-                cache[peer] = nil
-                SSL_SESSION_free(session)
-                return nil
+        guard settings.sessionTickets, settings.sessionReuse else { return nil }
+        var expired: [OpaquePointer] = []
+        let taken = sessions.withLock { cache -> SessionReference? in
+            while let session = cache[peer]?.popLast()?.pointer {
+                // OpenSSL marks sessions that may not be resumed (expired, or from a failed handshake).
+                guard SSL_SESSION_is_resumable(session) == 1 else {
+                    expired.append(session)
+                    continue
+                }
+                if SSL_SESSION_get_protocol_version(session) < TLS1_3_VERSION {
+                    SSL_SESSION_up_ref(session)
+                    cache[peer]!.append(SessionReference(pointer: session))
+                }
+                return SessionReference(pointer: session)
             }
-            SSL_SESSION_up_ref(session)
-            return SessionReference(pointer: session)
-        }?.pointer
+            return nil
+        }
+        for session in expired { SSL_SESSION_free(session) }
+        return taken?.pointer
     }
 
-    /// Client role: keeps `session` (whose reference the cache takes over) as the one to offer `peer` next.
+    /// Client role: how many sessions from `peer` the pool holds.
+    func sessionCount(for peer: String) -> Int {
+        sessions.withLock { $0[peer]?.count ?? 0 }
+    }
+
+    /// Client role: adds `session` (whose reference the cache takes over) to the ones to offer `peer`,
+    /// pushing out the oldest beyond `sessionsPerPeer`.
     func storeSession(_ session: OpaquePointer, for peer: String) {
-        let old = sessions.withLock { cache in
-            let old = cache[peer]
-            cache[peer] = SessionReference(pointer: session)
-            return old
+        let old = sessions.withLock { cache -> SessionReference? in
+            cache[peer, default: []].append(SessionReference(pointer: session))
+            return cache[peer]!.count > Self.sessionsPerPeer ? cache[peer]!.removeFirst() : nil
         }
         if let old { SSL_SESSION_free(old.pointer) }
     }

@@ -46,6 +46,9 @@ struct Forward: AsyncParsableCommand {
     @Option(help: "Name the server's certificate must carry; also sent as SNI. Default: each --connect host.")
     var serverName: String?
 
+    @Flag(help: "Resume no TLS session: a full handshake for every connection (HAProxy's no-ssl-reuse).")
+    var noSslReuse = false
+
     @OptionGroup var allow: AllowOptions
 
     @OptionGroup var serve: ServeOptions
@@ -57,10 +60,11 @@ struct Forward: AsyncParsableCommand {
             }
             if connect.isEmpty { throw ValidationError("--connect is required (or give a configuration with -f)") }
         } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil || serverName != nil
-            || listenMode != nil || !allow.isEmpty
+            || listenMode != nil || !allow.isEmpty || noSslReuse
         {
             throw ValidationError(
-                "-f replaces --listen, --connect, --cert, --key, --ca, --server-name: give one or the other")
+                "-f replaces --listen, --connect, --cert, --key, --ca, --server-name, --no-ssl-reuse: give one or "
+                    + "the other (in a file: no-ssl-reuse on the server line)")
         }
     }
 
@@ -71,6 +75,7 @@ struct Forward: AsyncParsableCommand {
             var flags = TunnelFlags(
                 side: .forward, listen: listen!, listenMode: listenMode, connect: connect, cert: cert!, key: key,
                 ca: ca!, serverName: serverName)
+            flags.sessionReuse = !noSslReuse
             try allow.apply(to: &flags)
             source = .flags(flags)
         } else {

@@ -321,6 +321,14 @@ struct KeywordTests {
         ) {
             !$0.server.disabled && !$0.server.backup
         },
+        KeywordCase(
+            keyword: "no-ssl-reuse / ssl-reuse",
+            text: config(backend: [
+                "default-server ssl verify none no-ssl-reuse", "server s1 h:1", "server s2 h:2 ssl-reuse",
+            ])
+        ) {
+            $0.be.servers.map { $0.tls?.sessionReuse } == [false, true]
+        },
         // routing
         KeywordCase(keyword: "default_backend", text: config()) {
             $0.fe.defaultBackend == "be" && $0.fe.defaultBackendLocation == SourceLocation(file: "test.cfg", line: 5)

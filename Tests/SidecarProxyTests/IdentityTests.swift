@@ -289,6 +289,21 @@ final class IdentityFixture {
         await fixture.shutdown(reverse, forward)
     }
 
+    @Test func forwardWithNoSSLReuseMakesAFullHandshakeEveryTime() async throws {
+        let fixture = try await IdentityFixture()
+        let reverse = try await fixture.startReverse(try fixture.reverseConfiguration())
+        let forward = try await fixture.startForward(
+            name: "f", port: reverse.boundAddresses[0].port!, certificate: try fixture.client("node1"),
+            tweak: { $0.sessionReuse = false })
+        for _ in 0..<3 { #expect(try await fixture.roundTrip(through: "f")) }
+        try await fixture.eventuallyCount(fixture.forwardLogs, "TLS handshake with server done", 3)
+        let full = fixture.forwardLogs.all.filter {
+            $0.contains("TLS handshake with server done") && $0.contains("resumed=false")
+        }
+        #expect(full.count == 3, "\(fixture.forwardLogs.all)")
+        await fixture.shutdown(reverse, forward)
+    }
+
     @Test func expiringAndExpiredCertificatesAreReportedAtPlanBuild() async throws {
         let fixture = try await IdentityFixture()
         let directory = fixture.workspace.directory

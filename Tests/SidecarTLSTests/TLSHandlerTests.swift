@@ -145,6 +145,45 @@ import Testing
         }
     }
 
+    @Test func eachTicketServesOneConnectionSoParallelConnectionsAllResume() throws {
+        let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
+        let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
+        /// Starts `count` connections before any of them finishes, then completes them and delivers the
+        /// tickets; returns which resumed.
+        func connectTogether(_ count: Int) throws -> [Bool] {
+            let pairs = try (0..<count).map { _ in
+                try TLSPair(clientContext: clientContext, serverContext: serverContext, sessionKey: "peer")
+            }
+            for pair in pairs {
+                try pair.interact()
+                pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
+                try pair.interact()
+            }
+            return pairs.map { $0.clientEvents.handshake?.sessionReused ?? false }
+        }
+        #expect(try connectTogether(1) == [false])
+        // One ticket in the pool: the first connection takes it, the second has none to offer.
+        #expect(try connectTogether(2) == [true, false])
+        // Each of those left a fresh ticket: two connections at once both resume. Offering one ticket twice
+        // would fail the second resumption, since the server's tickets are single-use (stateful).
+        #expect(try connectTogether(2) == [true, true])
+        #expect(clientContext.sessionCount(for: "peer") == 2)
+    }
+
+    @Test func noSSLReuseOffersNoSession() throws {
+        var settings = pair(clientOf: pki)
+        settings.sessionReuse = false
+        let clientContext = try TLSContext(settings: settings, role: .client)
+        let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
+        for _ in 0..<2 {
+            let pair = try TLSPair(clientContext: clientContext, serverContext: serverContext, sessionKey: "peer")
+            try pair.interact()
+            pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
+            try pair.interact()
+            #expect(pair.clientEvents.handshake?.sessionReused == false)
+        }
+    }
+
     @Test func contextErrorsNameTheFile() throws {
         var settings = pair(serverOf: pki)
         settings.certificateFiles = ["/nonexistent/cert.pem"]
