@@ -22,7 +22,8 @@ public struct CertificateIssuer {
         self.authority = try CertificateAuthority(certificateFile: caCertificateFile, keyFile: caKeyFile)
     }
 
-    /// Issues a leaf and writes `directory/NAME.pem` (the leaf, then the CA's certificates; mode 0644) and
+    /// Issues a leaf and writes `directory/NAME.pem` (the leaf, then any intermediate CA certificates but not
+    /// the self-signed root, which every peer already holds in its `ca-file`; mode 0644) and
     /// `directory/NAME.key` (unencrypted PKCS#8, mode 0600), creating `directory` if needed.
     ///
     /// - Parameters:
@@ -97,7 +98,8 @@ public struct CertificateIssuer {
 
         try CertificatePEMFile.createDirectory(directory)
         try CertificatePEMFile.writePair(
-            certificatePEM: CertificatePEMFile.pem(certificates: [leaf] + authority.certificates),
+            certificatePEM: CertificatePEMFile.pem(
+                certificates: [leaf] + authority.certificates.filter { X509_check_issued($0, $0) != X509_V_OK }),
             keyPEM: CertificatePEMFile.pem(privateKey: key),
             certificateFile: files[0],
             keyFile: files[1],

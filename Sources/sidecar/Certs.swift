@@ -77,7 +77,8 @@ extension Certs {
             commandName: "leaf",
             abstract: "Issue a certificate signed by the CA: DIR/NAME.pem and DIR/NAME.key.",
             discussion: """
-                NAME.pem holds the new certificate followed by the CA certificate, as --cert takes it; \
+                NAME.pem holds the new certificate (and the intermediate CAs, if the CA is one; never the \
+                root, which peers have as --ca), as --cert takes it; \
                 NAME.key (mode 0600, unencrypted PKCS#8) is its key. NAME is the common name unless \
                 --name gives another. The certificate has extendedKeyUsage serverAuth and clientAuth, \
                 so the same file serves a 'sidecar reverse' (server) and a 'sidecar forward' (client).

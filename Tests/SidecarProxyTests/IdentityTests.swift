@@ -259,6 +259,32 @@ final class IdentityFixture {
         await fixture.shutdown(reverse)
     }
 
+    @Test func listenerSendsTheCrtFileAsItIsWithoutAddingTheRootCA() async throws {
+        let fixture = try await IdentityFixture()
+        let reverse = try await fixture.startReverse(try fixture.reverseConfiguration())
+        let pki = fixture.workspace.pki
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = [
+            "s_client", "-connect", "127.0.0.1:\(reverse.boundAddresses[0].port!)", "-showcerts", "-cert",
+            pki.clientCertificate.path, "-key", pki.clientKey.path, "-CAfile", pki.caCertificate.path,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let sent = text.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+        let inFile = try String(contentsOf: pki.serverCertificate, encoding: .utf8)
+            .components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+        #expect(text.contains("Verify return code: 0"), "\(text)")
+        // OpenSSL would otherwise complete the chain from the CA file and send the root as well.
+        #expect(sent == inFile, "\(text)")
+        await fixture.shutdown(reverse)
+    }
+
     @Test func cipherStringWithoutUsableCipherIsAConfigErrorNamingTheLine() async throws {
         let fixture = try await IdentityFixture()
         let configuration = try fixture.reverseConfiguration(bindOptions: "ciphers NO-SUCH-CIPHER")
