@@ -277,7 +277,8 @@ final class IdentityFixture {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         let sent = text.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
-        let inFile = try String(contentsOf: pki.serverCertificate, encoding: .utf8)
+        let inFile =
+            try String(contentsOf: pki.serverCertificate, encoding: .utf8)
             .components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
         #expect(text.contains("Verify return code: 0"), "\(text)")
         // OpenSSL would otherwise complete the chain from the CA file and send the root as well.
