@@ -46,10 +46,13 @@ public struct ServerPlan: Sendable {
     public let index: Int
     public let address: SocketAddress
     public let tls: TLSContext?
+    /// The key under which TLS sessions with this server are cached; built once, not per connection.
+    let sessionKey: String
 
     init(server: Server, index: Int) throws {
         self.server = server
         self.index = index
+        sessionKey = server.address.description
         switch server.address {
         case .tcp(let host, let port):
             do {
@@ -68,7 +71,4 @@ public struct ServerPlan: Sendable {
         }
         tls = try server.tls.map { try TLSContext.make($0, role: .client, for: server.location) }
     }
-
-    /// The key under which TLS sessions with this server are cached.
-    var sessionKey: String { server.address.description }
 }

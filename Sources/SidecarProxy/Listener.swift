@@ -65,12 +65,9 @@ final class Listener: Sendable {
                 }
             }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            // Small first buffer for idle D-Bus connections, growing to 1 MiB for bulk transfers
-            // (measured: DESIGN.md §8).
-            .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 1 << 20)
-            )
+            .childChannelOption(.maxMessagesPerRead, value: ReadTuning.maxMessagesPerRead)
+            // Small first buffer for idle D-Bus connections, growing for bulk transfers (ReadTuning).
+            .childChannelOption(.recvAllocator, value: ReadTuning.allocator)
             .childChannelInitializer { channel in
                 let generation = current.withLockedValue { $0 }
                 return channel.eventLoop.makeCompletedFuture {

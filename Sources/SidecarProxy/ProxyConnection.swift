@@ -268,11 +268,9 @@ final class ProxyConnection {
             .connectTimeout(timeout)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.autoRead, value: true)
-            .channelOption(.maxMessagesPerRead, value: 16)
-            // As on accepted channels: small first buffer for idle connections, up to 1 MiB for bulk.
-            .channelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 1 << 20)
-            )
+            .channelOption(.maxMessagesPerRead, value: ReadTuning.maxMessagesPerRead)
+            // As on accepted channels: small first buffer for idle connections, larger for bulk.
+            .channelOption(.recvAllocator, value: ReadTuning.allocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let connection = bound.value

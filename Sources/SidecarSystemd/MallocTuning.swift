@@ -5,7 +5,7 @@
 /// glibc's allocator settings for a relay that moves large buffers.
 ///
 /// By default glibc gives heap memory back to the kernel as soon as 128 KiB lie free at the top of the heap,
-/// and serves large requests with fresh `mmap`s. A relay allocates and frees up to 1 MiB receive buffers and
+/// and serves large requests with fresh `mmap`s. A relay allocates and frees up to 256 KiB receive buffers and
 /// 64 KiB plaintext buffers at every read burst, so each burst page-faulted fresh memory in and trimmed it
 /// out again: measured on the reverse side during a 1 GB stream, page faults and page clearing were a fifth
 /// of the profile (`perf record -e cpu-clock`), and these two settings halved its CPU per GB (139 → 65

@@ -119,6 +119,11 @@ final class TLSConnection {
 
     var hasOutbound: Bool { (outbound?.readableBytes ?? 0) > 0 }
 
+    /// Whether another `read` could produce anything: queued ciphertext, an end of file to report, or bytes
+    /// OpenSSL holds (a partial or undecrypted record, decrypted bytes not yet taken). When false, a `read`
+    /// would only answer `wantRead`; skipping it saves an OpenSSL call per message.
+    var mayReadMore: Bool { !inbound.isEmpty || inboundEOF || SSL_has_pending(ssl) == 1 }
+
     // MARK: TLS operations
 
     /// The outcome of a TLS operation.

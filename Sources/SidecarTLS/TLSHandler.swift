@@ -221,7 +221,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             switch connection.read(into: &plaintext) {
             case .done:
-                continue
+                if connection.mayReadMore { continue }
+                break loop
             case .wantRead:
                 break loop
             case .closed:
