@@ -31,7 +31,8 @@ PACKAGES=(
     "dbus-bin:dbus-send"    # libdbus client
     "systemd:busctl"        # sd-bus client
     "libglib2.0-bin:gdbus"  # GDBus client
-    "socat:socat"
+    "socat:socat"           # runtime API clients in the end-to-end tests, as with HAProxy
+    "netcat-openbsd:"
     "haproxy:haproxy"       # the other side of the tunnel in interoperability tests
     "python3:python3"       # the MemoryDenyWriteExecute check (prctl) in the end-to-end tests
     "python3-prometheus-client:" # the reference parser /metrics is checked with (/usr/bin/python3)

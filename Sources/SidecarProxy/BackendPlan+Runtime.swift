@@ -43,6 +43,11 @@ extension BackendPlan {
         balancer.setWeight(index, weight)
     }
 
+    /// Starts `lastchg`, `chkdown` and `downtime` afresh from the servers' states now.
+    public func restartHistory() {
+        balancer.restartHistory()
+    }
+
     /// The balancer's view of server `index` now.
     public func serverState(of index: Int) -> ServerRuntimeState {
         balancer.runtimeState(index)

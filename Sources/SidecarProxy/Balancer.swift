@@ -125,6 +125,17 @@ public final class Balancer: Sendable {
         }
     }
 
+    /// Starts every history afresh from the states now, as if the configuration had just been loaded with them.
+    public func restartHistory() {
+        state.withLockedValue { state in
+            let now = ContinuousClock.now
+            for index in state.entries.indices {
+                state.entries[index].history = StateHistory(down: state.entries[index].isDown, at: now)
+            }
+            state.history = StateHistory(down: !state.entries.contains(where: Self.usable), at: now)
+        }
+    }
+
     /// `lastchg`, `chkdown` and `downtime` of server `index`, or of the whole backend when `index` is nil.
     public func history(of index: Int?) -> StateHistory.Report {
         state.withLockedValue { state in

@@ -56,4 +56,10 @@ public final class HandshakeMetrics: Sendable {
     func failed(_ reason: FailureReason) {
         failures[reason.rawValue].increment()
     }
+
+    /// Takes the series out of the metrics backend (the frontend is gone).
+    func destroy() {
+        duration.destroy()
+        for counter in failures { counter.destroy() }
+    }
 }

@@ -34,6 +34,17 @@ public final class TrafficStatistics: Sendable {
         self.metrics = metrics
     }
 
+    /// Drops the handshake metrics of every frontend but `names` (a reload removed them), so that their
+    /// series leave the metrics backend.
+    public func retireHandshakeMetrics(keeping names: Set<String>) {
+        let retired = state.withLockedValue { state -> [HandshakeMetrics] in
+            let gone = state.handshakes.filter { !names.contains($0.key) }
+            for name in gone.keys { state.handshakes[name] = nil }
+            return Array(gone.values)
+        }
+        for metrics in retired { metrics.destroy() }
+    }
+
     /// The handshake metrics of TLS frontend `name`, created on first use.
     public func handshakeMetrics(_ name: String) -> HandshakeMetrics {
         state.withLockedValue { state in

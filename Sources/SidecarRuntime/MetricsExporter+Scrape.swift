@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import SidecarProxy
+import SidecarTLS
 
 extension MetricsExporter {
     /// One scrape's copy of the proxy's state into the registry; see `MetricsExporter` for why.
@@ -96,11 +97,14 @@ extension MetricsExporter {
                     "The earliest notAfter of the certificates in each configured crt or ca-file, seconds since "
                         + "the epoch.")
             }
-            // The handshake series of every TLS frontend exist from the start, at zero.
-            for frontend in proxy.plan.frontends where frontend.binds.contains(where: { $0.tls != nil }) {
-                _ = proxy.registry.statistics.handshakeMetrics(frontend.frontend.name)
-            }
-            gauge("sidecar_build_info", [("version", version)], 1, "Always 1; the build's version.")
+            // The handshake series of every TLS frontend exist from the start, at zero; those of frontends a
+            // reload removed go.
+            let tlsFrontends = proxy.plan.frontends.filter { $0.binds.contains { $0.tls != nil } }.map(\.frontend.name)
+            proxy.registry.statistics.retireHandshakeMetrics(keeping: Set(tlsFrontends))
+            for name in tlsFrontends { _ = proxy.registry.statistics.handshakeMetrics(name) }
+            gauge(
+                "sidecar_build_info", [("version", version), ("openssl", OpenSSLLibrary.version)], 1,
+                "Always 1; the build's version and the OpenSSL library it runs with.")
         }
 
         /// The series to keep for the next scrape; those of this scrape's predecessor that did not come back

@@ -51,6 +51,8 @@ public final class RuntimeAPI: Sendable {
                 if let weight = override.weight { backend.setWeight(of: server.index, to: weight) }
                 if let admin = override.admin { backend.setAdministrativeState(of: server.index, to: admin) }
             }
+            // Re-applied states are where the new configuration starts, not transitions (`chkdown`, `lastchg`).
+            backend.restartHistory()
         }
     }
 

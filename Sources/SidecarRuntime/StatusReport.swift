@@ -54,6 +54,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var frontends: [Frontend] = []
     public var backends: [Backend] = []
     public var certificates: [Certificate] = []
+    /// False when the socket would not list certificates (level `user`): their expiry was not checked.
+    public var certificatesChecked = true
 
     /// What is wrong, one sentence each; empty when all is well.
     public var problems: [String] {
@@ -168,7 +170,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
                 }
             }
         }
-        if !certificates.isEmpty {
+        if !certificatesChecked {
+            out += "\nCERTIFICATES not checked: this stats socket's level is user; ask an operator or admin socket\n"
+        } else if !certificates.isEmpty {
             out += "\nCERTIFICATE                                   DAYS LEFT  NOT AFTER                 SUBJECT\n"
             for certificate in certificates {
                 let days = certificate.daysLeft.map { $0 < 0 ? "EXPIRED" : "\($0)" } ?? "?"
@@ -190,12 +194,13 @@ public struct StatusReport: Codable, Sendable, Equatable {
             let frontends: [Frontend]
             let backends: [Backend]
             let certificates: [Certificate]
+            let certificatesChecked: Bool
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let output = Output(
             ok: problems.isEmpty, problems: problems, frontends: frontends, backends: backends,
-            certificates: certificates)
+            certificates: certificates, certificatesChecked: certificatesChecked)
         return String(decoding: try encoder.encode(output), as: UTF8.self)
     }
 
@@ -205,10 +210,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
         guard stat.hasPrefix("# ") else {
             throw StatsSocketError("unexpected answer to 'show stat': \(stat.prefix(200))")
         }
-        let files = certificateFiles(try await RuntimeAPIClient.send("show ssl cert", to: path))
+        let list = try await RuntimeAPIClient.send("show ssl cert", to: path)
         var certificates: [String] = []
-        for file in files { certificates.append(try await RuntimeAPIClient.send("show ssl cert \(file)", to: path)) }
-        return StatusReport(stat: stat, certificates: certificates)
+        for file in certificateFiles(list) {
+            certificates.append(try await RuntimeAPIClient.send("show ssl cert \(file)", to: path))
+        }
+        var report = StatusReport(stat: stat, certificates: certificates)
+        report.certificatesChecked = !list.hasPrefix("Permission denied")
+        return report
     }
 
     private static func row(_ cells: [(String, Int)]) -> String {

@@ -45,10 +45,23 @@ import Testing
             let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
             #expect(object?["ok"] as? Bool == true)
 
-            let socat = try UnixSocketClient(path: admin)
-            try socat.send("disable server manager/manager\n")
-            try await socat.receiveUntilClosed()
-            socat.close()
+            // The clients operators use with HAProxy: socat, and OpenBSD netcat (-N: half-close at the end of
+            // input; this command has no final newline).
+            func stats(_ tool: String, _ arguments: [String], _ input: String) async throws -> String {
+                let child = try scenario.start(
+                    tool, URL(fileURLWithPath: "/usr/bin/\(tool)"), arguments, withStdin: true)
+                try child.write(input)
+                child.closeStdin()
+                let status = try await child.waitForExit()
+                #expect(status == 0, "\(child.transcript)")
+                return child.stdout
+            }
+            let info = try await stats("socat", ["-", "UNIX-CONNECT:\(admin)"], "show info\n")
+            #expect(info.hasPrefix("Name: sidecar\n") && info.contains("\nCurrConns: 1\n"), "\(info)")
+            let stat = try await stats("nc.openbsd", ["-N", "-U", admin], "show stat")
+            #expect(stat.hasPrefix("# pxname,svname,") && stat.contains("\nagent,FRONTEND,"), "\(stat)")
+            #expect(
+                try await stats("socat", ["-", "UNIX-CONNECT:\(admin)"], "disable server manager/manager\n") == "\n")
             let down = try await scenario.runSidecar(["status", "--socket", admin])
             #expect(down.exitStatus == 2, "\(down.transcript)")
             #expect(down.stdout.contains("PROBLEM: backend manager has no server up"))

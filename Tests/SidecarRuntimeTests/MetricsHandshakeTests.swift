@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import SidecarRuntime
@@ -26,6 +28,32 @@ import Testing
         input.fileHandleForWriting.write(Data("hello\n".utf8))
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
+    }
+
+    @Test func garbageCountsAsProtocolAndSilenceAsTimeout() async throws {
+        let fixture = try await MetricsFixture(handshakeTimeout: .milliseconds(200))
+        do {
+            let tlsPort = try #require(
+                fixture.proxy.boundAddresses.compactMap(\.port).first { $0 != 0 && $0 != fixture.port })
+            let garbage = try await ClientBootstrap(group: fixture.group).connect(host: "127.0.0.1", port: tlsPort)
+                .get()
+            try await garbage.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.0\r\n\r\n")).get()
+            try await garbage.closeFuture.get()
+            let silent = try await ClientBootstrap(group: fixture.group).connect(host: "127.0.0.1", port: tlsPort).get()
+            try await silent.closeFuture.get()
+            var samples: [String: Double] = [:]
+            try await waitFor("one protocol failure and one timeout") {
+                samples = try await fixture.metrics()
+                return samples["sidecar_frontend_handshake_failures_total{frontend=\"tls\",reason=\"protocol\"}"] == 1
+                    && samples["sidecar_frontend_handshake_failures_total{frontend=\"tls\",reason=\"timeout\"}"] == 1
+            }
+            #expect(samples["sidecar_frontend_handshake_failures_total{frontend=\"tls\",reason=\"certificate\"}"] == 0)
+            #expect(samples["sidecar_frontend_connections_refused_total{frontend=\"tls\",reason=\"handshake\"}"] == 2)
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
     }
 
     @Test func histogramCountsHandshakesAndFailuresHaveReasons() async throws {

@@ -35,7 +35,8 @@ import Testing
             #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 1)
             #expect(samples["sidecar_frontend_connections_refused_total{frontend=\"fe\",reason=\"handshake\"}"] == 0)
             #expect(samples["sidecar_reloads_total{result=\"success\"}"] == 0)
-            #expect(samples["sidecar_build_info{version=\"dev\"}"] == 1)
+            let build = samples.filter { $0.key.hasPrefix("sidecar_build_info{version=\"dev\",openssl=\"OpenSSL 3.") }
+            #expect(build.count == 1 && build.values.first == 1, "\(samples.keys.sorted())")
             let notAfter = samples.filter { $0.key.hasPrefix("sidecar_certificate_not_after_timestamp_seconds{") }
             #expect(!notAfter.isEmpty)
             #expect(notAfter.values.allSatisfy { $0 > Date().timeIntervalSince1970 })
@@ -113,6 +114,31 @@ import Testing
         await fixture.shutdown()
     }
 
+    @Test func seriesOfWhatAReloadRemovedDisappear() async throws {
+        let fixture = try await MetricsFixture()
+        do {
+            var samples = try await fixture.metrics()
+            #expect(samples["sidecar_frontend_handshake_duration_seconds_count{frontend=\"tls\"}"] == 0)
+            #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 1)
+            // The reloaded configuration has no TLS frontend, and its one server is called s9.
+            var configuration = RuntimeFixture.configuration(fixture.workspace, servers: ["s9"])
+            configuration.frontends.removeAll { $0.name == "tls" }
+            let reloaded = try await fixture.proxy.reload(
+                to: try ProxyPlan(configuration: configuration), logger: quietLogger)
+            fixture.api.adopt(reloaded)
+            samples = try await fixture.metrics()
+            #expect(!samples.keys.contains { $0.contains("frontend=\"tls\"") }, "\(samples.keys.sorted())")
+            #expect(!samples.keys.contains { $0.contains("server=\"s1\"") }, "\(samples.keys.sorted())")
+            #expect(samples["sidecar_server_up{backend=\"be\",server=\"s9\"}"] == 1)
+            #expect(samples["sidecar_frontend_connections_total{frontend=\"fe\"}"] == 0)
+            await reloaded.stopListening()
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
+    }
+
     @Test func reloadKeepsOrReplacesTheEndpoint() async throws {
         let fixture = try await MetricsFixture()
         // The configured address (port 0 here) is what a reload compares, not the port bound.
@@ -171,13 +197,21 @@ final class MetricsFixture: Sendable {
     let server: MetricsServer
     let port: Int
 
-    /// - Parameter checked: give `s1` a health check (inter 100 ms, fall 1, rise 1).
-    init(checked: Bool = false) async throws {
+    /// - Parameters:
+    ///   - checked: give `s1` a health check (inter 100 ms, fall 1, rise 1).
+    ///   - handshakeTimeout: the `tls` frontend's `handshake-timeout`.
+    init(checked: Bool = false, handshakeTimeout: Duration? = nil) async throws {
         workspace = try ProbeWorkspace()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         echo = try await CountingEchoServer.start(path: workspace.path("s1.sock"), group: group)
+        var configuration = RuntimeFixture.configuration(workspace, servers: ["s1"], checked: checked)
+        if let handshakeTimeout {
+            for index in configuration.frontends.indices where configuration.frontends[index].name == "tls" {
+                configuration.frontends[index].binds[0].handshakeTimeout = handshakeTimeout
+            }
+        }
         proxy = try await Proxy.start(
-            plan: ProxyPlan(configuration: RuntimeFixture.configuration(workspace, servers: ["s1"], checked: checked)),
+            plan: ProxyPlan(configuration: configuration),
             group: group, registry: ConnectionRegistry(metrics: exporter.factory), logger: quietLogger)
         api = RuntimeAPI(proxy: proxy)
         server = try await MetricsServer.start(

@@ -114,18 +114,63 @@ struct RuntimeAPITests {
     @Test func drainingServerKeepsItsSessionsAndTakesNoNewOnes() async throws {
         let fixture = try await RuntimeFixture()
         defer { Task { await fixture.shutdown() } }
-        #expect(try await fixture.command("set server be/s1 state drain") == "\n")
-        #expect(try await fixture.server("s1")?.status == "DRAIN")
+        let established = try await fixture.client()
+        try await established.echo(10)
+        let busy = try #require(fixture.echoes.first { $0.value.accepted == 1 }?.key)
+        let other = busy == "s1" ? "s2" : "s1"
+        #expect(try await fixture.command("set server be/\(busy) state drain") == "\n")
+        #expect(try await fixture.server(busy)?.status == "DRAIN")
         for _ in 0..<3 {
             let client = try await fixture.client()
             try await client.echo(10)
             await client.close()
         }
-        #expect(fixture.echoes["s1"]?.accepted == 0)
-        #expect(fixture.echoes["s2"]?.accepted == 3)
-        #expect(try await fixture.command("set server be/s1 state ready") == "\n")
-        #expect(try await fixture.server("s1")?.status == "no check")
+        #expect(fixture.echoes[busy]?.accepted == 1)
+        #expect(fixture.echoes[other]?.accepted == 3)
+        // The session opened before the drain goes on.
+        try await established.echo(500)
+        #expect(!established.ended)
+        #expect(try await fixture.command("show sess").contains("srv=\(busy) "))
+        await established.close()
+        #expect(try await fixture.command("set server be/\(busy) state ready") == "\n")
+        #expect(try await fixture.server(busy)?.status == "no check")
         #expect(try await fixture.command("set server be/s1 state sleepy").contains("expects 'ready', 'drain'"))
+    }
+
+    @Test func showSessListsEachConnectionWithPeerServerSubjectAgeAndBytes() async throws {
+        let fixture = try await RuntimeFixture()
+        defer { Task { await fixture.shutdown() } }
+        let port = try #require(fixture.proxy.boundAddresses.compactMap(\.port).first)
+        let pki = fixture.workspace.pki
+        // A real TLS peer that stays connected until its input closes.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = [
+            "20", "openssl", "s_client", "-quiet", "-no_ign_eof", "-connect", "127.0.0.1:\(port)", "-cert",
+            pki.clientCertificate.path,
+            "-key", pki.clientKey.path, "-CAfile", pki.caCertificate.path,
+        ]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate() }
+        input.fileHandleForWriting.write(Data("hello\n".utf8))
+        var line = ""
+        try await waitFor("the TLS session in show sess with its bytes") {
+            line =
+                try await fixture.command("show sess").split(separator: "\n").first { $0.contains("fe=tls") }
+                .map(String.init) ?? ""
+            return line.contains("bin=6 bout=6")
+        }
+        #expect(
+            line.wholeMatch(
+                of:
+                    #/0x[0-9a-f]+: proto=tcpv4 src=127\.0\.0\.1:\d+ fe=tls be=be srv=s[12] age=\d+s bin=6 bout=6 subject=".*CN ?= ?client.*"/#
+            ) != nil, "\(line)")
+        try input.fileHandleForWriting.close()
+        try await waitFor("the session gone") { !(try await fixture.command("show sess").contains("fe=tls")) }
     }
 
     @Test func weightZeroTakesNoNewConnections() async throws {
@@ -229,6 +274,9 @@ struct RuntimeAPITests {
         fixture.api.adopt(reloaded)
         #expect(try await fixture.server("s1")?.status == "MAINT")
         #expect(try await fixture.server("s2")?.weight == 7)
+        // A state carried over is where the reloaded configuration starts, not a new transition.
+        let s1 = try #require(reloaded.plan.frontends[0].backend.servers.first { $0.server.name == "s1" })
+        #expect(reloaded.plan.frontends[0].backend.history(of: s1.index).downTransitions == 0)
         try await waitFor("totals carried over") {
             try await fixture.report().frontends.first { $0.name == "fe" }?.sessionsTotal == 1
         }

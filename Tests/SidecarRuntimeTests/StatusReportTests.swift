@@ -60,6 +60,11 @@ struct StatusReportTests {
         #expect(report.backends.first?.servers.count == 2)
         #expect(report.certificates.isEmpty)
         #expect(report.problems.isEmpty)
+        // Said, not silently skipped.
+        #expect(!report.certificatesChecked)
+        #expect(report.table.contains("CERTIFICATES not checked: this stats socket's level is user"))
+        #expect(try report.json().contains("\"certificatesChecked\" : false"))
+        #expect(try await StatusReport.fetch(from: fixture.adminPath).certificatesChecked)
     }
 
     @Test func unreachableSocketThrows() async throws {
