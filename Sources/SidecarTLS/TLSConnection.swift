@@ -119,6 +119,12 @@ final class TLSConnection {
 
     var hasOutbound: Bool { (outbound?.readableBytes ?? 0) > 0 }
 
+    /// Ciphertext received and not yet taken by OpenSSL, in bytes.
+    var queuedCiphertext: Int { inbound.reduce(0) { $0 + $1.readableBytes } }
+
+    /// Whether OpenSSL gives its record buffers back whenever they are empty (`SSL_MODE_RELEASE_BUFFERS`).
+    var releasesBuffers: Bool { SSL_ctrl(ssl, SSL_CTRL_MODE, 0, nil) & Int(SSL_MODE_RELEASE_BUFFERS) != 0 }
+
     /// Whether another `read` could produce anything: queued ciphertext, an end of file to report, or bytes
     /// OpenSSL holds (a partial or undecrypted record, decrypted bytes not yet taken). When false, a `read`
     /// would only answer `wantRead`; skipping it saves an OpenSSL call per message.

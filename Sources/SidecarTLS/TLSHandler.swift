@@ -433,3 +433,22 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 }
+
+extension TLSHandler {
+    /// What a connection holds between bursts, for the structural tests of the data path: nothing should be
+    /// queued on either side and OpenSSL should have given its buffers back.
+    struct IdleState {
+        var queuedCiphertext: Int
+        var pendingOutbound: Bool
+        var openSSLHoldsBytes: Bool
+        var pendingWrites: Int
+        var releasesBuffers: Bool
+    }
+
+    var idleState: IdleState {
+        IdleState(
+            queuedCiphertext: connection?.queuedCiphertext ?? 0, pendingOutbound: connection?.hasOutbound ?? false,
+            openSSLHoldsBytes: connection?.mayReadMore ?? false, pendingWrites: pendingWrites.count,
+            releasesBuffers: connection?.releasesBuffers ?? false)
+    }
+}

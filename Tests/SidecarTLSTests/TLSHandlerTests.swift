@@ -184,6 +184,42 @@ import Testing
         }
     }
 
+    // MARK: structure of the data path (checked here rather than timed)
+
+    @Test func aLargeWriteLeavesAsOneBufferOfRecordsAndArrivesInBoundedPieces() throws {
+        let pair = try TLSPair(pki: pki)
+        try pair.interact()
+        pair.client.writeAndFlush(ByteBuffer(repeating: 0x61, count: 1 << 20), promise: nil)
+        var outbound: [ByteBuffer] = []
+        while let buffer = try pair.client.readOutbound(as: ByteBuffer.self) { outbound.append(buffer) }
+        // One buffer (one write syscall) for the 64 records, not one per record; 16 KiB records cost at
+        // most 64 bytes each of header, tag and padding.
+        #expect(outbound.count == 1)
+        let size = outbound.first?.readableBytes ?? 0
+        #expect(size > 1 << 20 && size <= (1 << 20) + 64 * 64, "\(size)")
+        try pair.server.writeInbound(outbound[0])
+        // The receiver passes the plaintext on in pieces of at most 64 KiB, not as one 1 MiB allocation.
+        #expect(pair.serverEvents.readSizes.reduce(0, +) == 1 << 20)
+        #expect(pair.serverEvents.readSizes.allSatisfy { $0 <= 64 * 1024 }, "\(pair.serverEvents.readSizes)")
+    }
+
+    @Test func anIdleConnectionHoldsNoBuffers() throws {
+        let pair = try TLSPair(pki: pki)
+        try pair.interact()
+        pair.client.writeAndFlush(ByteBuffer(repeating: 0x62, count: 100_000), promise: nil)
+        pair.server.writeAndFlush(ByteBuffer(repeating: 0x63, count: 100_000), promise: nil)
+        try pair.interact(chunkSize: 1000)
+        #expect(pair.serverEvents.receivedBytes.readableBytes == 100_000)
+        for handler in [try pair.clientHandler(), try pair.serverHandler()] {
+            let idle = handler.idleState
+            #expect(
+                idle.queuedCiphertext == 0 && !idle.pendingOutbound && !idle.openSSLHoldsBytes
+                    && idle.pendingWrites == 0)
+            // OpenSSL gives its record buffers back between reads (SSL_MODE_RELEASE_BUFFERS).
+            #expect(idle.releasesBuffers)
+        }
+    }
+
     @Test func contextErrorsNameTheFile() throws {
         var settings = pair(serverOf: pki)
         settings.certificateFiles = ["/nonexistent/cert.pem"]
@@ -249,6 +285,8 @@ final class OutputShutdown: ChannelOutboundHandler {
 final class Recorder: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     var receivedBytes = ByteBuffer()
+    /// The size of each plaintext buffer passed on, in order.
+    var readSizes: [Int] = []
     var handshake: TLSHandshakeCompleted?
     var inputClosed = false
     var errors: [TLSError] = []
@@ -257,6 +295,7 @@ final class Recorder: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
+        readSizes.append(buffer.readableBytes)
         receivedBytes.writeBuffer(&buffer)
     }
 
@@ -319,6 +358,9 @@ final class TLSPair {
         try server.pipeline.syncOperations.addHandler(serverEvents)
         if start { try self.start() }
     }
+
+    func clientHandler() throws -> TLSHandler { try client.pipeline.syncOperations.handler(type: TLSHandler.self) }
+    func serverHandler() throws -> TLSHandler { try server.pipeline.syncOperations.handler(type: TLSHandler.self) }
 
     func start() throws {
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: 1)
