@@ -23,6 +23,8 @@ public struct Global: Sendable, Hashable {
     public var metricsBind: ListenAddress?
     /// The line of `metricsBind`, for errors when it cannot be bound.
     public var metricsBindLocation: SourceLocation?
+    /// `nbthread N`: event loop threads; nil means one per CPU core. `--threads` and `SIDECAR_THREADS` win.
+    public var nbthread: Int?
 
     public init(
         chroot: String? = nil,

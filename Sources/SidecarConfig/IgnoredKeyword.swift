@@ -14,7 +14,6 @@ package struct IgnoredKeyword: Sendable, Hashable {
     package static let all: [IgnoredKeyword] = [
         .init(keyword: "daemon", inGlobal: true, reason: "sidecar runs in the foreground under systemd"),
         .init(keyword: "master-worker", inGlobal: true, reason: "sidecar is one process; reload is SIGHUP"),
-        .init(keyword: "nbthread", inGlobal: true, reason: "sidecar chooses its own event loop threads"),
         .init(keyword: "nbproc", inGlobal: true, reason: "sidecar is one process"),
         .init(keyword: "cpu-map", inGlobal: true, reason: "sidecar chooses its own event loop threads"),
         .init(keyword: "pidfile", inGlobal: true, reason: "systemd tracks the main process"),

@@ -72,6 +72,11 @@ extension Parser {
                 global.global.maxconn = value
                 expectEnd(words, after: 2, for: keyword, at: location)
             }
+        case "nbthread":
+            if let value = integer(words, 1, for: keyword, in: 1...1024, at: location) {
+                global.global.nbthread = value
+                expectEnd(words, after: 2, for: keyword, at: location)
+            }
         case "unix-bind":
             parseUnixBind(words, at: location)
         case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-curves",

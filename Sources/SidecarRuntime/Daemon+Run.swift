@@ -9,7 +9,7 @@ import SidecarConfig
 /// Runs a daemon for the subcommands: loads the configuration, serves, and turns any failure into `error`
 /// log lines (one per configuration finding) and exit status 1, with no stack trace.
 public func runDaemon(
-    logger: Logger, threads: Int = System.coreCount, mode: ProxyMode, source: ConfigurationSource
+    logger: Logger, threads: Int? = nil, mode: ProxyMode, source: ConfigurationSource
 ) async {
     do {
         try await Daemon(source: source, mode: mode, threads: threads, logger: logger).run()

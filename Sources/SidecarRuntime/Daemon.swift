@@ -28,12 +28,13 @@ import SidecarSystemd
 public final class Daemon: Sendable {
     private let source: ConfigurationSource
     private let mode: ProxyMode
-    private let threads: Int
+    /// `--threads` or `SIDECAR_THREADS`; nil lets the configuration's `nbthread`, then the core count, decide.
+    private let threads: Int?
     private let logger: Logger
     private let notifier: Notifier
 
     public init(
-        source: ConfigurationSource, mode: ProxyMode, threads: Int, logger: Logger, notifier: Notifier = Notifier()
+        source: ConfigurationSource, mode: ProxyMode, threads: Int?, logger: Logger, notifier: Notifier = Notifier()
     ) {
         self.source = source
         self.mode = mode
@@ -53,6 +54,7 @@ public final class Daemon: Sendable {
         let plan = try ProxyPlan(configuration: configuration)
         logCertificateFindings(plan)
         let descriptors = try SocketActivation.assign(inherited, to: configuration)
+        let threads = self.threads ?? configuration.global.nbthread ?? System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let exporter = MetricsExporter()
         var proxy: Proxy
@@ -102,6 +104,11 @@ public final class Daemon: Sendable {
                     let nextPlan = try ProxyPlan(configuration: next)
                     logCertificateFindings(nextPlan)
                     let nextDescriptors = try SocketActivation.assign(inherited, to: next)
+                    if self.threads == nil, next.global.nbthread != configuration.global.nbthread {
+                        logger.warning(
+                            "nbthread changed: the event loop threads (\(threads)) change at the next restart, not on reload"
+                        )
+                    }
                     proxy = try await proxy.reload(to: nextPlan, descriptors: nextDescriptors, logger: logger)
                     stats = await stats.reload(
                         to: next.global.statsSockets, adopting: proxy, group: group, logger: logger)

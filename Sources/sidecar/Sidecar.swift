@@ -28,9 +28,10 @@ struct ServeOptions: ParsableArguments {
     var logLevel: Logger.Level =
         ProcessInfo.processInfo.environment["SIDECAR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
-    @Option(help: "Event loop threads (default: $SIDECAR_THREADS, else one per CPU core).")
-    var threads: Int =
-        ProcessInfo.processInfo.environment["SIDECAR_THREADS"].flatMap(Int.init).map { max($0, 1) } ?? System.coreCount
+    @Option(
+        help:
+            "Event loop threads (default: $SIDECAR_THREADS, else the configuration's nbthread, else one per CPU core).")
+    var threads: Int? = ProcessInfo.processInfo.environment["SIDECAR_THREADS"].flatMap(Int.init).map { max($0, 1) }
 
     func makeLogger() -> Logger {
         let level = logLevel

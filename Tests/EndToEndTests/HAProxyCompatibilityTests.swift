@@ -90,6 +90,21 @@ import Testing
         }
     }
 
+    @Test func nbthreadSetsTheEventLoopThreadsUnlessTheFlagDoes() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI()
+            let echo = try scenario.startEchoServer()
+            let directory = try scenario.writeReverseConfig(pki: pki, port: try Harness.freePort(), backend: echo.path)
+            try write("global\n    nbthread 3\n", directory + "/00-global.cfg")
+            let reverse = try scenario.start("reverse", try Harness.sidecarBinary(), ["reverse", "-f", directory])
+            try await reverse.waitForLine(containing: ["info ready", "threads=3"])
+            reverse.stop()
+            let flagged = try scenario.start(
+                "reverse-flag", try Harness.sidecarBinary(), ["reverse", "-f", directory, "--threads", "2"])
+            try await flagged.waitForLine(containing: ["info ready", "threads=2"])
+        }
+    }
+
     @Test func haproxyForwardTalksToSidecarReverse() async throws {
         try await withScenario { scenario in
             let haproxy = try Harness.tool("haproxy", package: "haproxy")

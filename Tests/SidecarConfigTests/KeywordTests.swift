@@ -73,6 +73,8 @@ struct KeywordTests {
         },
         KeywordCase(keyword: "hard-stop-after default", text: config()) { $0.global.hardStopAfter == .seconds(30) },
         KeywordCase(keyword: "maxconn (global)", text: config(global: ["maxconn 1000"])) { $0.global.maxconn == 1000 },
+        KeywordCase(keyword: "nbthread", text: config(global: ["nbthread 3"])) { $0.global.nbthread == 3 },
+        KeywordCase(keyword: "nbthread unset", text: config()) { $0.global.nbthread == nil },
         KeywordCase(
             keyword: "ssl-default-bind-*",
             text: config(
