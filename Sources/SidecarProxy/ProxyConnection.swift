@@ -57,7 +57,7 @@ final class ProxyConnection {
     private let acceptedAt = ConnectionLog.now()
     private var bytesFromClient = 0
     private var bytesFromServer = 0
-    private var peerCertificate: PeerCertificate?
+    private var peerSubject: String?
     /// This connection in the runtime API's session table (`show sess`, `show stat` bytes).
     private var session: LiveSession?
     /// The server slot held in the balancer, given back when the connection ends or the attempt fails.
@@ -120,8 +120,8 @@ final class ProxyConnection {
         guard let completed = event as? TLSHandshakeCompleted, isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
-            peerCertificate = completed.peerCertificate
-            session?.setSubject(completed.peerCertificate?.subject)
+            peerSubject = completed.peerSubject
+            session?.setSubject(completed.peerSubject)
             session?.handshakeCompleted(after: completed.duration)
             if let refusal = frontend.admit(client: completed, on: bind, from: client.remoteAddress) {
                 session?.denied()
@@ -132,7 +132,7 @@ final class ProxyConnection {
             logger.debug(
                 "TLS handshake with client done",
                 metadata: [
-                    "peer": "\(peerAddress)", "subject": "\(completed.peerCertificate?.subject ?? "-")",
+                    "peer": "\(peerAddress)", "subject": "\(completed.peerSubject ?? "-")",
                     "protocol": "\(completed.protocolVersion)", "cipher": "\(completed.cipher)",
                     "resumed": "\(completed.sessionReused)",
                 ])
@@ -143,7 +143,7 @@ final class ProxyConnection {
                     "server refused by identity rules",
                     metadata: [
                         "server": "\(serverName ?? "-")", "reason": "\(refusal)",
-                        "subject": "\(completed.peerCertificate?.subject ?? "-")",
+                        "subject": "\(completed.peerSubject ?? "-")",
                     ])
                 abandonServer(channel)
                 connectNextServer()
@@ -152,11 +152,11 @@ final class ProxyConnection {
             logger.debug(
                 "TLS handshake with server done",
                 metadata: [
-                    "server": "\(serverName ?? "-")", "subject": "\(completed.peerCertificate?.subject ?? "-")",
+                    "server": "\(serverName ?? "-")", "subject": "\(completed.peerSubject ?? "-")",
                     "protocol": "\(completed.protocolVersion)", "resumed": "\(completed.sessionReused)",
                 ])
             // The log's `subject` is the TLS peer's: the client's on a TLS listener, else the server's.
-            if peerCertificate == nil { peerCertificate = completed.peerCertificate }
+            if peerSubject == nil { peerSubject = completed.peerSubject }
             linkRelay(to: channel)
         default:
             break
@@ -455,7 +455,7 @@ final class ProxyConnection {
             bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, termination: termination ?? .normal,
             processConnections: bind.gates.global.count, frontendConnections: bind.gates.frontend.count,
             backendConnections: connections.backend, serverConnections: connections.server,
-            retries: max(tried.count - 1, 0), redispatched: redispatched, peerSubject: peerCertificate?.subject,
+            retries: max(tried.count - 1, 0), redispatched: redispatched, peerSubject: peerSubject,
             detail: termination == nil || detail?.contains("error") == true ? detail : nil)
         releasePick()
         if frontend.frontend.tcplog {

@@ -283,10 +283,10 @@ final class TLSConnection {
     }
 
     /// The peer's certificate after a successful handshake, or nil if it sent none.
-    func peerCertificate() -> PeerCertificate? {
-        // SSL_get0_peer_certificate does not add a reference: borrowed for the copy.
+    func peerCertificate() -> PeerCertificateHandle? {
+        // SSL_get0_peer_certificate does not add a reference; the handle takes its own.
         guard let certificate = SSL_get0_peer_certificate(ssl) else { return nil }
-        return PeerCertificate(borrowing: certificate)
+        return PeerCertificateHandle(retaining: certificate)
     }
 
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }

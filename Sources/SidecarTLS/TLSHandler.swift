@@ -187,7 +187,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             writeOutbound(context: context)
             context.flush()
             var completed = TLSHandshakeCompleted(
-                peerCertificate: connection.peerCertificate(), protocolVersion: connection.protocolVersion,
+                peer: connection.peerCertificate(), protocolVersion: connection.protocolVersion,
                 cipher: connection.cipher, sessionReused: connection.sessionReused, alpn: connection.negotiatedALPN,
                 serverName: self.context.role == .server ? connection.requestedServerName : nil)
             if let handshakeStarted {
