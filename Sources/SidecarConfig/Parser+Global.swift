@@ -18,6 +18,9 @@ extension Parser {
         var minVersion: TLSVersion?
         var maxVersion: TLSVersion?
         var sessionTickets = true
+        /// `tune.ssl.cachesize` and `tune.ssl.lifetime` (bind side only).
+        var sessionCacheSize: Int?
+        var sessionLifetime: Duration?
 
         /// Fills what `settings` left unset.
         func apply(to settings: inout TLSSettings) {
@@ -27,6 +30,8 @@ extension Parser {
             settings.minVersion = settings.minVersion ?? minVersion
             settings.maxVersion = settings.maxVersion ?? maxVersion
             if !sessionTickets { settings.sessionTickets = false }
+            if let sessionCacheSize { settings.sessionCacheSize = sessionCacheSize }
+            if let sessionLifetime { settings.sessionLifetime = sessionLifetime }
         }
     }
 
@@ -35,7 +40,7 @@ extension Parser {
         "ssl-default-bind-ciphersuites", "ssl-default-bind-options", "ssl-default-bind-curves",
         "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
         "ssl-default-server-curves", "ssl-server-verify", "log", "stats", "cert-expiry-warning",
-        "metrics-bind",
+        "metrics-bind", "nbthread", "tune.ssl.cachesize", "tune.ssl.lifetime",
     ]
 
     mutating func parseGlobal(_ statement: Lexer.Statement) {
@@ -71,6 +76,27 @@ extension Parser {
             if let value = integer(words, 1, for: keyword, in: 1...Int(Int32.max), at: location) {
                 global.global.maxconn = value
                 expectEnd(words, after: 2, for: keyword, at: location)
+            }
+        case "tune.ssl.cachesize":
+            if let value = integer(words, 1, for: keyword, in: 0...10_000_000, at: location) {
+                global.bindTLS.sessionCacheSize = value
+                expectEnd(words, after: 2, for: keyword, at: location)
+            }
+        case "tune.ssl.lifetime":
+            // HAProxy reads a bare number here as seconds, not milliseconds.
+            var value: Duration?
+            if words.count > 1, let seconds = Int(words[1]) {
+                value = .seconds(seconds)
+            } else {
+                value = time(words, 1, for: keyword, at: location)
+            }
+            if let value {
+                if value < .seconds(1) {
+                    error("'tune.ssl.lifetime' must be at least 1s", at: location)
+                } else {
+                    global.bindTLS.sessionLifetime = value
+                    expectEnd(words, after: 2, for: keyword, at: location)
+                }
             }
         case "nbthread":
             if let value = integer(words, 1, for: keyword, in: 1...1024, at: location) {

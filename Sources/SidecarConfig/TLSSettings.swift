@@ -36,6 +36,10 @@ public struct TLSSettings: Sendable, Hashable {
     public var alpn: [String]
     /// `no-tls-tickets` clears this.
     public var sessionTickets: Bool
+    /// Listening side: resumable sessions kept in memory (global `tune.ssl.cachesize`; 0 turns resumption off).
+    public var sessionCacheSize: Int = 20000
+    /// Listening side: how long a session may be resumed (global `tune.ssl.lifetime`).
+    public var sessionLifetime: Duration = .seconds(300)
     /// `no-ssl-reuse` on a server line clears this: every connection to the server makes a full handshake.
     public var sessionReuse: Bool
     /// `sni str(NAME)` on a server line: the name sent in the ClientHello.

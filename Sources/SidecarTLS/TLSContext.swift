@@ -262,11 +262,6 @@ public final class TLSContext: @unchecked Sendable {
 
     // MARK: sessions
 
-    /// Server role: resumable sessions kept per context (HAProxy's `tune.ssl.cachesize` default).
-    static let serverSessionCacheSize = 20000
-    /// Server role: how long a session may be resumed, in seconds (HAProxy's `tune.ssl.lifetime` default).
-    static let serverSessionLifetime = 300
-
     private func configureSessions() {
         switch role {
         case .server:
@@ -277,13 +272,18 @@ public final class TLSContext: @unchecked Sendable {
             // tickets), rather than the whole session encrypted (stateless). Resuming from a stateless ticket
             // decodes the session, client certificate included, from ASN.1, and OpenSSL 3 decodes the public
             // key through its provider decoders: perf put that at 36 % of the reverse side's CPU per resumed
-            // connection. HAProxy's tune.ssl.cachesize (20000) and tune.ssl.lifetime (300 s) bound the cache.
+            // connection. `tune.ssl.cachesize` (20000) and `tune.ssl.lifetime` (300 s) bound the cache, as HAProxy's.
             COpenSSLShims_SSL_CTX_set_no_ticket(context)
-            _ = COpenSSLShims_SSL_CTX_sess_set_cache_size(context, Self.serverSessionCacheSize)
-            _ = SSL_CTX_set_timeout(context, Self.serverSessionLifetime)
-            // One TLS 1.3 ticket per handshake (a forward sidecar keeps only the newest); none with
-            // `no-tls-tickets`, which turns TLS 1.3 resumption off.
-            _ = SSL_CTX_set_num_tickets(context, settings.sessionTickets ? 1 : 0)
+            let caching = settings.sessionCacheSize > 0
+            if caching {
+                _ = COpenSSLShims_SSL_CTX_sess_set_cache_size(context, settings.sessionCacheSize)
+            } else {
+                _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
+            }
+            _ = SSL_CTX_set_timeout(context, Int(settings.sessionLifetime.components.seconds))
+            // One TLS 1.3 ticket per handshake (a client uses each once); none with `no-tls-tickets` or
+            // without a cache, which turns TLS 1.3 resumption off.
+            _ = SSL_CTX_set_num_tickets(context, settings.sessionTickets && caching ? 1 : 0)
         case .client:
             if !settings.sessionTickets { COpenSSLShims_SSL_CTX_set_no_ticket(context) }
             _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(

@@ -76,6 +76,19 @@ struct KeywordTests {
         KeywordCase(keyword: "nbthread", text: config(global: ["nbthread 3"])) { $0.global.nbthread == 3 },
         KeywordCase(keyword: "nbthread unset", text: config()) { $0.global.nbthread == nil },
         KeywordCase(
+            keyword: "tune.ssl.cachesize / tune.ssl.lifetime (a bare number is seconds)",
+            text: config(
+                global: ["tune.ssl.cachesize 500", "tune.ssl.lifetime 60"], frontend: ["bind :1 ssl crt /c.pem"])
+        ) {
+            $0.bind.tls?.sessionCacheSize == 500 && $0.bind.tls?.sessionLifetime == .seconds(60)
+        },
+        KeywordCase(
+            keyword: "tune.ssl.lifetime with a unit",
+            text: config(global: ["tune.ssl.lifetime 5m"], frontend: ["bind :1 ssl crt /c.pem"])
+        ) {
+            $0.bind.tls?.sessionLifetime == .seconds(300) && $0.bind.tls?.sessionCacheSize == 20000
+        },
+        KeywordCase(
             keyword: "ssl-default-bind-*",
             text: config(
                 global: [

@@ -170,6 +170,22 @@ import Testing
         #expect(clientContext.sessionCount(for: "peer") == 2)
     }
 
+    @Test func withoutASessionCacheTheListenerResumesNothing() throws {
+        var serverSettings = pair(serverOf: pki)
+        serverSettings.sessionCacheSize = 0
+        let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
+        let serverContext = try TLSContext(settings: serverSettings, role: .server)
+        for _ in 0..<2 {
+            let pair = try TLSPair(clientContext: clientContext, serverContext: serverContext, sessionKey: "peer")
+            try pair.interact()
+            pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
+            try pair.interact()
+            #expect(pair.clientEvents.handshake?.sessionReused == false)
+        }
+        // No ticket was issued for the client to keep.
+        #expect(clientContext.sessionCount(for: "peer") == 0)
+    }
+
     @Test func noSSLReuseOffersNoSession() throws {
         var settings = pair(clientOf: pki)
         settings.sessionReuse = false
