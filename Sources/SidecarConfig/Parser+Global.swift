@@ -43,6 +43,15 @@ extension Parser {
         "metrics-bind", "nbthread", "tune.ssl.cachesize", "tune.ssl.lifetime",
     ]
 
+    /// `KEYWORD N`: one integer in `range` and nothing after it; nil (with the error reported) otherwise.
+    private mutating func soleInteger(
+        _ words: [String], for keyword: String, in range: ClosedRange<Int>, at location: SourceLocation
+    ) -> Int? {
+        guard let value = integer(words, 1, for: keyword, in: range, at: location) else { return nil }
+        expectEnd(words, after: 2, for: keyword, at: location)
+        return value
+    }
+
     mutating func parseGlobal(_ statement: Lexer.Statement) {
         let words = statement.words
         let location = statement.location
@@ -73,14 +82,12 @@ extension Parser {
                 expectEnd(words, after: 2, for: keyword, at: location)
             }
         case "maxconn":
-            if let value = integer(words, 1, for: keyword, in: 1...Int(Int32.max), at: location) {
+            if let value = soleInteger(words, for: keyword, in: 1...Int(Int32.max), at: location) {
                 global.global.maxconn = value
-                expectEnd(words, after: 2, for: keyword, at: location)
             }
         case "tune.ssl.cachesize":
-            if let value = integer(words, 1, for: keyword, in: 0...10_000_000, at: location) {
+            if let value = soleInteger(words, for: keyword, in: 0...10_000_000, at: location) {
                 global.bindTLS.sessionCacheSize = value
-                expectEnd(words, after: 2, for: keyword, at: location)
             }
         case "tune.ssl.lifetime":
             // HAProxy reads a bare number here as seconds, not milliseconds.
@@ -99,9 +106,8 @@ extension Parser {
                 }
             }
         case "nbthread":
-            if let value = integer(words, 1, for: keyword, in: 1...1024, at: location) {
+            if let value = soleInteger(words, for: keyword, in: 1...1024, at: location) {
                 global.global.nbthread = value
-                expectEnd(words, after: 2, for: keyword, at: location)
             }
         case "unix-bind":
             parseUnixBind(words, at: location)

@@ -42,26 +42,10 @@ extension MetricsExporter {
                     count("sidecar_frontend_bytes_in_total", labels, value("bin"), "Bytes received from clients.")
                     count("sidecar_frontend_bytes_out_total", labels, value("bout"), "Bytes sent to clients.")
                 case "1":
-                    let labels = [("backend", name)]
-                    count(
-                        "sidecar_backend_connections_total", labels, value("stot"),
-                        "Connections relayed to the backend.")
-                    count(
-                        "sidecar_backend_bytes_in_total", labels, value("bin"),
-                        "Bytes received from clients of connections relayed to the backend.")
-                    count(
-                        "sidecar_backend_bytes_out_total", labels, value("bout"),
-                        "Bytes sent to clients of connections relayed to the backend.")
+                    relayed("backend", [("backend", name)], value)
                 default:
                     let labels = [("backend", name), ("server", row["svname"] ?? "")]
-                    count(
-                        "sidecar_server_connections_total", labels, value("stot"), "Connections relayed to the server.")
-                    count(
-                        "sidecar_server_bytes_in_total", labels, value("bin"),
-                        "Bytes received from clients of connections relayed to the server.")
-                    count(
-                        "sidecar_server_bytes_out_total", labels, value("bout"),
-                        "Bytes sent to clients of connections relayed to the server.")
+                    relayed("server", labels, value)
                     count(
                         "sidecar_server_connect_errors_total", labels, value("econ"),
                         "Failed connection attempts to the server.")
@@ -117,6 +101,17 @@ extension MetricsExporter {
                 }
             }
             return current
+        }
+
+        /// The connections and bytes relayed to a backend or a server (`kind`), from its `show stat` row.
+        private mutating func relayed(_ kind: String, _ labels: [(String, String)], _ value: (String) -> Int) {
+            count("sidecar_\(kind)_connections_total", labels, value("stot"), "Connections relayed to the \(kind).")
+            count(
+                "sidecar_\(kind)_bytes_in_total", labels, value("bin"),
+                "Bytes received from clients of connections relayed to the \(kind).")
+            count(
+                "sidecar_\(kind)_bytes_out_total", labels, value("bout"),
+                "Bytes sent to clients of connections relayed to the \(kind).")
         }
 
         private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {

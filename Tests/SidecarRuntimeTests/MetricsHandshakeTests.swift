@@ -31,8 +31,7 @@ import Testing
     }
 
     @Test func garbageCountsAsProtocolAndSilenceAsTimeout() async throws {
-        let fixture = try await MetricsFixture(handshakeTimeout: .milliseconds(200))
-        do {
+        try await MetricsFixture.with(handshakeTimeout: .milliseconds(200)) { fixture in
             let tlsPort = try #require(
                 fixture.proxy.boundAddresses.compactMap(\.port).first { $0 != 0 && $0 != fixture.port })
             let garbage = try await ClientBootstrap(group: fixture.group).connect(host: "127.0.0.1", port: tlsPort)
@@ -49,16 +48,11 @@ import Testing
             }
             #expect(samples["sidecar_frontend_handshake_failures_total{frontend=\"tls\",reason=\"certificate\"}"] == 0)
             #expect(samples["sidecar_frontend_connections_refused_total{frontend=\"tls\",reason=\"handshake\"}"] == 2)
-        } catch {
-            await fixture.shutdown()
-            throw error
         }
-        await fixture.shutdown()
     }
 
     @Test func histogramCountsHandshakesAndFailuresHaveReasons() async throws {
-        let fixture = try await MetricsFixture()
-        do {
+        try await MetricsFixture.with { fixture in
             let tlsPort = try #require(
                 fixture.proxy.boundAddresses.compactMap(\.port).first { $0 != 0 && $0 != fixture.port })
             try sClient(port: tlsPort, workspace: fixture.workspace, withCertificate: true)
@@ -77,10 +71,6 @@ import Testing
             #expect(samples["sidecar_frontend_connections_refused_total{frontend=\"tls\",reason=\"handshake\"}"] == 1)
             // Plain frontends have no handshake series.
             #expect(samples.keys.allSatisfy { !$0.contains("handshake_duration_seconds_count{frontend=\"fe\"}") })
-        } catch {
-            await fixture.shutdown()
-            throw error
         }
-        await fixture.shutdown()
     }
 }

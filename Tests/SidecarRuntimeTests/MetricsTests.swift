@@ -12,8 +12,7 @@ import Testing
 /// flipping to 503 when the only server is down, and the keyword's parsing.
 @Suite struct MetricsTests {
     @Test func metricsParseAndCountTheTraffic() async throws {
-        let fixture = try await MetricsFixture()
-        do {
+        try await MetricsFixture.with { fixture in
             let client = try await fixture.client()
             try await client.echo(1000)
             try await client.echo(234)
@@ -57,16 +56,11 @@ import Testing
 
             let missing = try await HTTPGet.fetch(fixture.port, "/nothing")
             #expect(missing.status == 404)
-        } catch {
-            await fixture.shutdown()
-            throw error
         }
-        await fixture.shutdown()
     }
 
     @Test func healthFlipsWhenTheOnlyServerIsDown() async throws {
-        let fixture = try await MetricsFixture()
-        do {
+        try await MetricsFixture.with { fixture in
             let healthy = try await HTTPGet.fetch(fixture.port, "/health")
             #expect(healthy.status == 200)
             #expect(healthy.body == "{\"status\":\"ok\"}\n")
@@ -82,16 +76,11 @@ import Testing
             let stopping = try await HTTPGet.fetch(fixture.port, "/health")
             #expect(stopping.status == 503)
             #expect(stopping.body.contains("not listening"))
-        } catch {
-            await fixture.shutdown()
-            throw error
         }
-        await fixture.shutdown()
     }
 
     @Test func healthTurns503WhenTheOnlyBackendDies() async throws {
-        let fixture = try await MetricsFixture(checked: true)
-        do {
+        try await MetricsFixture.with(checked: true) { fixture in
             try await waitFor("the first check passed") {
                 fixture.proxy.plan.frontends[0].backend.checkReport(of: 0).lastDurationMilliseconds != nil
             }
@@ -107,16 +96,11 @@ import Testing
             #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 0)
             #expect(samples["sidecar_server_check_failing{backend=\"be\",server=\"s1\"}"] == 1)
             #expect(samples["sidecar_server_check_failures_total{backend=\"be\",server=\"s1\"}"] == 1)
-        } catch {
-            await fixture.shutdown()
-            throw error
         }
-        await fixture.shutdown()
     }
 
     @Test func seriesOfWhatAReloadRemovedDisappear() async throws {
-        let fixture = try await MetricsFixture()
-        do {
+        try await MetricsFixture.with { fixture in
             var samples = try await fixture.metrics()
             #expect(samples["sidecar_frontend_handshake_duration_seconds_count{frontend=\"tls\"}"] == 0)
             #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 1)
@@ -132,11 +116,7 @@ import Testing
             #expect(samples["sidecar_server_up{backend=\"be\",server=\"s9\"}"] == 1)
             #expect(samples["sidecar_frontend_connections_total{frontend=\"fe\"}"] == 0)
             await reloaded.stopListening()
-        } catch {
-            await fixture.shutdown()
-            throw error
         }
-        await fixture.shutdown()
     }
 
     @Test func reloadKeepsOrReplacesTheEndpoint() async throws {
@@ -218,6 +198,20 @@ final class MetricsFixture: Sendable {
             .tcp(host: "127.0.0.1", port: 0), location: nil, api: api, metrics: exporter, group: group,
             logger: quietLogger)
         port = server.localAddress?.port ?? 0
+    }
+
+    /// Runs `body` with a new fixture and shuts the fixture down afterwards, whether `body` throws or not.
+    static func with(
+        checked: Bool = false, handshakeTimeout: Duration? = nil, _ body: (MetricsFixture) async throws -> Void
+    ) async throws {
+        let fixture = try await MetricsFixture(checked: checked, handshakeTimeout: handshakeTimeout)
+        do {
+            try await body(fixture)
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
     }
 
     func client() async throws -> EchoClient {

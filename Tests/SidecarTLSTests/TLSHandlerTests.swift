@@ -135,38 +135,19 @@ import Testing
     @Test func aResumedSessionSkipsTheFullHandshake() throws {
         let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
         let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
-        for expectResumed in [false, true] {
-            let pair = try TLSPair(clientContext: clientContext, serverContext: serverContext, sessionKey: "peer")
-            try pair.interact()
-            // The ticket arrives after the handshake; one more exchange delivers it.
-            pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
-            try pair.interact()
-            #expect(pair.clientEvents.handshake?.sessionReused == expectResumed)
-        }
+        #expect(try resumptions(client: clientContext, server: serverContext) == [false])
+        #expect(try resumptions(client: clientContext, server: serverContext) == [true])
     }
 
     @Test func eachTicketServesOneConnectionSoParallelConnectionsAllResume() throws {
         let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
         let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
-        /// Starts `count` connections before any of them finishes, then completes them and delivers the
-        /// tickets; returns which resumed.
-        func connectTogether(_ count: Int) throws -> [Bool] {
-            let pairs = try (0..<count).map { _ in
-                try TLSPair(clientContext: clientContext, serverContext: serverContext, sessionKey: "peer")
-            }
-            for pair in pairs {
-                try pair.interact()
-                pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
-                try pair.interact()
-            }
-            return pairs.map { $0.clientEvents.handshake?.sessionReused ?? false }
-        }
-        #expect(try connectTogether(1) == [false])
+        #expect(try resumptions(client: clientContext, server: serverContext) == [false])
         // One ticket in the pool: the first connection takes it, the second has none to offer.
-        #expect(try connectTogether(2) == [true, false])
+        #expect(try resumptions(client: clientContext, server: serverContext, together: 2) == [true, false])
         // Each of those left a fresh ticket: two connections at once both resume. Offering one ticket twice
         // would fail the second resumption, since the server's tickets are single-use (stateful).
-        #expect(try connectTogether(2) == [true, true])
+        #expect(try resumptions(client: clientContext, server: serverContext, together: 2) == [true, true])
         #expect(clientContext.sessionCount(for: "peer") == 2)
     }
 
@@ -175,13 +156,7 @@ import Testing
         serverSettings.sessionCacheSize = 0
         let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
         let serverContext = try TLSContext(settings: serverSettings, role: .server)
-        for _ in 0..<2 {
-            let pair = try TLSPair(clientContext: clientContext, serverContext: serverContext, sessionKey: "peer")
-            try pair.interact()
-            pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
-            try pair.interact()
-            #expect(pair.clientEvents.handshake?.sessionReused == false)
-        }
+        for _ in 0..<2 { #expect(try resumptions(client: clientContext, server: serverContext) == [false]) }
         // No ticket was issued for the client to keep.
         #expect(clientContext.sessionCount(for: "peer") == 0)
     }
@@ -191,13 +166,21 @@ import Testing
         settings.sessionReuse = false
         let clientContext = try TLSContext(settings: settings, role: .client)
         let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
-        for _ in 0..<2 {
-            let pair = try TLSPair(clientContext: clientContext, serverContext: serverContext, sessionKey: "peer")
+        for _ in 0..<2 { #expect(try resumptions(client: clientContext, server: serverContext) == [false]) }
+    }
+
+    /// Starts `together` connections before any of them finishes, then completes each and delivers its
+    /// ticket (it comes after the handshake; one more exchange brings it); returns which resumed.
+    private func resumptions(client: TLSContext, server: TLSContext, together: Int = 1) throws -> [Bool] {
+        let pairs = try (0..<together).map { _ in
+            try TLSPair(clientContext: client, serverContext: server, sessionKey: "peer")
+        }
+        for pair in pairs {
             try pair.interact()
             pair.server.writeAndFlush(ByteBuffer(string: "x"), promise: nil)
             try pair.interact()
-            #expect(pair.clientEvents.handshake?.sessionReused == false)
         }
+        return pairs.map { $0.clientEvents.handshake?.sessionReused ?? false }
     }
 
     // MARK: structure of the data path (checked here rather than timed)
