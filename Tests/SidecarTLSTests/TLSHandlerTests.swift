@@ -151,6 +151,16 @@ import Testing
         #expect(clientContext.sessionCount(for: "peer") == 2)
     }
 
+    @Test func aTLS12SessionServesSeveralConnections() throws {
+        var clientSettings = pair(clientOf: pki)
+        clientSettings.maxVersion = .tls12
+        let clientContext = try TLSContext(settings: clientSettings, role: .client)
+        let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
+        #expect(try resumptions(client: clientContext, server: serverContext) == [false])
+        // A TLS 1.2 session id stays valid in the server's cache: both connections resume with the one session.
+        #expect(try resumptions(client: clientContext, server: serverContext, together: 2) == [true, true])
+    }
+
     @Test func withoutASessionCacheTheListenerResumesNothing() throws {
         var serverSettings = pair(serverOf: pki)
         serverSettings.sessionCacheSize = 0
