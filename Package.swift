@@ -78,6 +78,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Fixtures the in-process test targets share: a Unix echo server, a collecting client, configurations.
+        .target(
+            name: "SidecarTestSupport",
+            dependencies: [
+                "SidecarConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/SidecarTestSupport"
+        ),
         .testTarget(name: "SidecarConfigTests", dependencies: ["SidecarConfig"]),
         .testTarget(
             name: "SidecarTLSTests",
@@ -90,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "SidecarProxyTests",
             dependencies: [
-                "SidecarProxy", "SidecarTLS", "SidecarConfig",
+                "SidecarProxy", "SidecarTLS", "SidecarConfig", "SidecarTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -100,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "SidecarRuntimeTests",
             dependencies: [
-                "SidecarRuntime", "SidecarProxy", "SidecarTLS", "SidecarConfig",
+                "SidecarRuntime", "SidecarProxy", "SidecarTLS", "SidecarConfig", "SidecarTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

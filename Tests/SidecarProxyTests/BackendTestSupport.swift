@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SidecarConfig
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarProxy

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SidecarConfig
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarProxy

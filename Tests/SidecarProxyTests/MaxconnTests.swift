@@ -1,5 +1,6 @@
 import NIOCore
 import SidecarConfig
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarProxy

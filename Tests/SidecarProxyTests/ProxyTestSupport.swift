@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SidecarConfig
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarProxy
@@ -94,121 +95,6 @@ func eventually(
     throw CancellationError()
 }
 
-/// An echo server on a Unix socket that counts the connections it accepted. Half-close aware: after the
-/// client's EOF it finishes echoing and then closes its side.
-final class EchoServer: Sendable {
-    let path: String
-    let channel: Channel
-    private let acceptedBox: NIOLockedValueBox<Int>
-
-    var accepted: Int { acceptedBox.withLockedValue { $0 } }
-
-    /// - Parameter closesAfterInput: after the client's EOF, finish echoing and close (true), or keep the
-    ///   connection open, half-closed, until the other side closes it (false).
-    static func start(path: String, group: any EventLoopGroup, closesAfterInput: Bool = true) async throws -> EchoServer
-    {
-        let accepted = NIOLockedValueBox(0)
-        let channel = try await ServerBootstrap(group: group)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                accepted.withLockedValue { $0 += 1 }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(closesAfterInput: closesAfterInput))
-                }
-            }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-        return EchoServer(path: path, channel: channel, accepted: accepted)
-    }
-
-    private init(path: String, channel: Channel, accepted: NIOLockedValueBox<Int>) {
-        self.path = path
-        self.channel = channel
-        self.acceptedBox = accepted
-    }
-
-    func close() async { try? await channel.close() }
-
-    private final class EchoHandler: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        typealias OutboundOut = ByteBuffer
-        let closesAfterInput: Bool
-        init(closesAfterInput: Bool) { self.closesAfterInput = closesAfterInput }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            context.write(data, promise: nil)
-        }
-        func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
-        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-            if let event = event as? ChannelEvent, case .inputClosed = event, closesAfterInput {
-                // NIO turns an output close after input EOF into a full close that drops pending writes, so
-                // close only once an empty write (queued behind the echoes) has completed.
-                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                context.writeAndFlush(NIOAny(ByteBuffer())).whenComplete { _ in
-                    bound.value.close(mode: .output, promise: nil)
-                }
-            }
-        }
-    }
-}
-
-/// A plain client that sends a payload, optionally half-closes, and collects everything until EOF.
-final class CollectingClient: Sendable {
-    let channel: Channel
-    private let box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>
-
-    var received: ByteBuffer { box.withLockedValue { $0.bytes } }
-    var ended: Bool { box.withLockedValue { $0.ended } }
-
-    static func connect(unixPath: String, group: any EventLoopGroup) async throws -> CollectingClient {
-        let box = NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>((ByteBuffer(), false))
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(box: box))
-                }
-            }
-            .connect(unixDomainSocketPath: unixPath).get()
-        return CollectingClient(channel: channel, box: box)
-    }
-
-    private init(channel: Channel, box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>) {
-        self.channel = channel
-        self.box = box
-    }
-
-    /// Writes `payload` in pieces of at most `chunk` bytes.
-    func send(_ payload: ByteBuffer, chunk: Int = 1 << 20) async throws {
-        var rest = payload
-        while rest.readableBytes > 0 {
-            let piece = rest.readSlice(length: min(chunk, rest.readableBytes))!
-            try await channel.writeAndFlush(piece).get()
-        }
-    }
-
-    func shutdownOutput() async throws { try await channel.close(mode: .output).get() }
-
-    func close() async { try? await channel.close() }
-
-    private final class Collector: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        let box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>
-        init(box: NIOLockedValueBox<(bytes: ByteBuffer, ended: Bool)>) { self.box = box }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var buffer = unwrapInboundIn(data)
-            box.withLockedValue { _ = $0.bytes.writeBuffer(&buffer) }
-        }
-        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-            if let event = event as? ChannelEvent, case .inputClosed = event {
-                box.withLockedValue { $0.ended = true }
-                context.close(promise: nil)
-            }
-        }
-        func channelInactive(context: ChannelHandlerContext) {
-            box.withLockedValue { $0.ended = true }
-        }
-    }
-}
-
 /// A forward and a reverse proxy in this process, wired to an echo backend: the whole tunnel.
 final class TunnelFixture: Sendable {
     let workspace: Workspace
@@ -253,23 +139,8 @@ final class TunnelFixture: Sendable {
         reversePort = reverse.boundAddresses[0].port!
         var serverTLS = workspace.serverTLS
         forwardTLS(&serverTLS)
-        let forwardConfiguration = Configuration(
-            frontends: [
-                Frontend(
-                    name: "fwd",
-                    binds: [Bind(address: .unix(path: workspace.path("fwd.sock")), location: .commandLine("test"))],
-                    defaultBackend: "fwd", location: .commandLine("test"))
-            ],
-            backends: [
-                Backend(
-                    name: "fwd",
-                    servers: [
-                        Server(
-                            name: "rev", address: .tcp(host: "127.0.0.1", port: reversePort), tls: serverTLS,
-                            location: .commandLine("test"))
-                    ],
-                    location: .commandLine("test"))
-            ])
+        let forwardConfiguration = TestConfigurations.forward(
+            socket: workspace.path("fwd.sock"), server: "rev", port: reversePort, tls: serverTLS)
         forward = try await Proxy.start(
             plan: ProxyPlan(configuration: forwardConfiguration), group: group, logger: forwardLogs.logger)
     }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import SidecarConfig
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarProxy

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import SidecarConfig
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarProxy

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import SidecarConfig
 import SidecarProxy
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarRuntime
@@ -169,7 +170,7 @@ import Testing
 final class MetricsFixture: Sendable {
     let workspace: ProbeWorkspace
     let group: MultiThreadedEventLoopGroup
-    let echo: CountingEchoServer
+    let echo: EchoServer
     let proxy: Proxy
     let api: RuntimeAPI
     let exporter = MetricsExporter()
@@ -183,7 +184,7 @@ final class MetricsFixture: Sendable {
     init(checked: Bool = false, handshakeTimeout: Duration? = nil) async throws {
         workspace = try ProbeWorkspace()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        echo = try await CountingEchoServer.start(path: workspace.path("s1.sock"), group: group)
+        echo = try await EchoServer.start(path: workspace.path("s1.sock"), group: group)
         var configuration = RuntimeFixture.configuration(workspace, servers: ["s1"], checked: checked)
         if let handshakeTimeout {
             for index in configuration.frontends.indices where configuration.frontends[index].name == "tls" {
@@ -214,8 +215,8 @@ final class MetricsFixture: Sendable {
         await fixture.shutdown()
     }
 
-    func client() async throws -> EchoClient {
-        try await EchoClient.connect(unixPath: workspace.path("fe.sock"), group: group)
+    func client() async throws -> CollectingClient {
+        try await CollectingClient.connect(unixPath: workspace.path("fe.sock"), group: group)
     }
 
     /// `/metrics` as prometheus_client reads it: sample name with labels to value.

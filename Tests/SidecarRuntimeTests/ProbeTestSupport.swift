@@ -6,6 +6,7 @@ import NIOPosix
 import SidecarConfig
 import SidecarProxy
 import SidecarTLS
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarRuntime
@@ -157,22 +158,8 @@ final class ForwardFixture: Sendable {
             certificateFiles: [workspace.pki.clientCertificate.path], keyFile: workspace.pki.clientKey.path,
             caFile: workspace.pki.caCertificate.path, verify: .required, serverName: "localhost",
             verifyHost: "localhost")
-        let configuration = Configuration(
-            frontends: [
-                Frontend(
-                    name: "fwd", binds: [Bind(address: .unix(path: socketPath), location: .commandLine("test"))],
-                    defaultBackend: "fwd", location: .commandLine("test"))
-            ],
-            backends: [
-                Backend(
-                    name: "fwd",
-                    servers: [
-                        Server(
-                            name: "manager", address: .tcp(host: "127.0.0.1", port: reversePort), tls: tls,
-                            location: .commandLine("test"))
-                    ],
-                    retries: 0, location: .commandLine("test"))
-            ])
+        let configuration = TestConfigurations.forward(
+            socket: socketPath, server: "manager", port: reversePort, tls: tls, retries: 0)
         proxy = try await Proxy.start(
             plan: ProxyPlan(configuration: configuration), group: group, logger: .init(label: "forward"))
     }

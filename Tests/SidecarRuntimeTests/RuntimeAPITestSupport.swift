@@ -6,6 +6,7 @@ import NIOPosix
 import SidecarConfig
 import SidecarProxy
 import SidecarTLS
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarRuntime
@@ -16,7 +17,7 @@ import Testing
 final class RuntimeFixture: Sendable {
     let workspace: ProbeWorkspace
     let group: MultiThreadedEventLoopGroup
-    let echoes: [String: CountingEchoServer]
+    let echoes: [String: EchoServer]
     let proxy: Proxy
     let api: RuntimeAPI
     let adminSocket: StatsSocketServer
@@ -30,9 +31,9 @@ final class RuntimeFixture: Sendable {
     init(expiredCertificate: Bool = false) async throws {
         workspace = try ProbeWorkspace()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        var echoes: [String: CountingEchoServer] = [:]
+        var echoes: [String: EchoServer] = [:]
         for name in ["s1", "s2"] {
-            echoes[name] = try await CountingEchoServer.start(path: workspace.path("\(name).sock"), group: group)
+            echoes[name] = try await EchoServer.start(path: workspace.path("\(name).sock"), group: group)
         }
         self.echoes = echoes
         proxy = try await Proxy.start(
@@ -95,8 +96,8 @@ final class RuntimeFixture: Sendable {
         try await report().backends.first { $0.name == "be" }?.servers.first { $0.name == name }
     }
 
-    func client() async throws -> EchoClient {
-        try await EchoClient.connect(unixPath: frontendPath, group: group)
+    func client() async throws -> CollectingClient {
+        try await CollectingClient.connect(unixPath: frontendPath, group: group)
     }
 
     func shutdown() async {
@@ -123,86 +124,4 @@ func waitFor(
     }
     Issue.record("timed out waiting for: \(what)")
     throw CancellationError()
-}
-
-/// An echo server on a Unix socket that counts the connections it accepted.
-final class CountingEchoServer: Sendable {
-    let channel: Channel
-    private let acceptedBox: NIOLockedValueBox<Int>
-
-    var accepted: Int { acceptedBox.withLockedValue { $0 } }
-
-    static func start(path: String, group: any EventLoopGroup) async throws -> CountingEchoServer {
-        let accepted = NIOLockedValueBox(0)
-        let channel = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                accepted.withLockedValue { $0 += 1 }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Echo())
-                }
-            }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-        return CountingEchoServer(channel: channel, accepted: accepted)
-    }
-
-    private init(channel: Channel, accepted: NIOLockedValueBox<Int>) {
-        self.channel = channel
-        self.acceptedBox = accepted
-    }
-
-    func close() async { try? await channel.close() }
-
-    private final class Echo: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        typealias OutboundOut = ByteBuffer
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.write(data, promise: nil) }
-        func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
-    }
-}
-
-/// A plain client that collects what it receives and notices when the connection ends.
-final class EchoClient: Sendable {
-    let channel: Channel
-    private let box: NIOLockedValueBox<(count: Int, ended: Bool)>
-
-    var receivedCount: Int { box.withLockedValue { $0.count } }
-    var ended: Bool { box.withLockedValue { $0.ended } }
-
-    static func connect(unixPath: String, group: any EventLoopGroup) async throws -> EchoClient {
-        let box = NIOLockedValueBox<(count: Int, ended: Bool)>((0, false))
-        let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(box: box))
-                }
-            }
-            .connect(unixDomainSocketPath: unixPath).get()
-        return EchoClient(channel: channel, box: box)
-    }
-
-    private init(channel: Channel, box: NIOLockedValueBox<(count: Int, ended: Bool)>) {
-        self.channel = channel
-        self.box = box
-    }
-
-    /// Sends `count` bytes and waits until they have come back.
-    func echo(_ count: Int) async throws {
-        let before = receivedCount
-        try await channel.writeAndFlush(ByteBuffer(repeating: UInt8(ascii: "x"), count: count)).get()
-        try await waitFor("\(count) bytes echoed") { self.receivedCount >= before + count || self.ended }
-        #expect(receivedCount >= before + count)
-    }
-
-    func close() async { try? await channel.close() }
-
-    private final class Collector: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        let box: NIOLockedValueBox<(count: Int, ended: Bool)>
-        init(box: NIOLockedValueBox<(count: Int, ended: Bool)>) { self.box = box }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let count = unwrapInboundIn(data).readableBytes
-            box.withLockedValue { $0.count += count }
-        }
-        func channelInactive(context: ChannelHandlerContext) { box.withLockedValue { $0.ended = true } }
-    }
 }
