@@ -36,13 +36,16 @@ public final class TrafficStatistics: Sendable {
 
     /// Drops the handshake metrics of every frontend but `names` (a reload removed them), so that their
     /// series leave the metrics backend.
+    ///
+    /// The series leave the backend under the lock: a `handshakeMetrics` call for the same name in between
+    /// would otherwise be handed the series about to be destroyed.
     public func retireHandshakeMetrics(keeping names: Set<String>) {
-        let retired = state.withLockedValue { state -> [HandshakeMetrics] in
-            let gone = state.handshakes.filter { !names.contains($0.key) }
-            for name in gone.keys { state.handshakes[name] = nil }
-            return Array(gone.values)
+        state.withLockedValue { state in
+            for (name, metrics) in state.handshakes where !names.contains(name) {
+                state.handshakes[name] = nil
+                metrics.destroy()
+            }
         }
-        for metrics in retired { metrics.destroy() }
     }
 
     /// The handshake metrics of TLS frontend `name`, created on first use.

@@ -50,9 +50,10 @@ extension MetricsExporter {
                         "sidecar_server_connect_errors_total", labels, value("econ"),
                         "Failed connection attempts to the server.")
                     if row["check_status"].map({ !$0.isEmpty }) == true {
+                        // Health checks start again with a reload, so this count can start again from 0.
                         count(
                             "sidecar_server_check_failures_total", labels, value("chkfail"),
-                            "Health checks that failed while the server was up (HAProxy's chkfail).")
+                            "Health checks that failed while the server was up (HAProxy's chkfail).", restarts: true)
                     }
                 }
             }
@@ -122,14 +123,24 @@ extension MetricsExporter {
             ([name] + labels.flatMap { [$0.0, $0.1] }).joined(separator: "\u{0}")
         }
 
-        /// Advances counter `name{labels}` to `value`; a value below the last one (a closing session's bytes
-        /// moving between two tables) is caught up at a later scrape rather than going backwards.
-        private mutating func count(_ name: String, _ labels: [(String, String)], _ value: Int, _ help: String) {
+        /// Advances counter `name{labels}` to `value`. A value below the last one is, for most sources, a
+        /// closing session's bytes moving between two tables, caught up at a later scrape rather than going
+        /// backwards; for a source that `restarts` (a count kept per configuration) it is a new count, and the
+        /// series starts again from 0, which Prometheus reads as a counter reset.
+        private mutating func count(
+            _ name: String, _ labels: [(String, String)], _ value: Int, _ help: String, restarts: Bool = false
+        ) {
             let key = Self.key(name, labels)
             var counter: Counter
             var exported = 0
             if case .counter(let existing, let last)? = previous[key] {
                 (counter, exported) = (existing, last)
+                if restarts && value < last {
+                    registry.unregisterCounter(existing)
+                    previous[key] = nil
+                    counter = registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
+                    exported = 0
+                }
             } else {
                 counter = registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
             }

@@ -281,9 +281,10 @@ public final class TLSContext: @unchecked Sendable {
                 _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
             }
             _ = SSL_CTX_set_timeout(context, Int(settings.sessionLifetime.components.seconds))
-            // One TLS 1.3 ticket per handshake (a client uses each once); none with `no-tls-tickets` or
-            // without a cache, which turns TLS 1.3 resumption off.
-            _ = SSL_CTX_set_num_tickets(context, settings.sessionTickets && caching ? 1 : 0)
+            // One TLS 1.3 ticket per handshake (a client uses each once); none without a cache. `no-tls-tickets`
+            // changes nothing here: it turns stateless tickets off, and these are stateful, which is what it
+            // leaves in HAProxy too.
+            _ = SSL_CTX_set_num_tickets(context, caching ? 1 : 0)
         case .client:
             if !settings.sessionTickets { COpenSSLShims_SSL_CTX_set_no_ticket(context) }
             _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(
@@ -307,8 +308,10 @@ public final class TLSContext: @unchecked Sendable {
         var expired: [OpaquePointer] = []
         let taken = sessions.withLock { cache -> SessionReference? in
             while let session = cache[peer]?.popLast()?.pointer {
-                // OpenSSL marks sessions that may not be resumed (expired, or from a failed handshake).
-                guard SSL_SESSION_is_resumable(session) == 1 else {
+                // OpenSSL marks sessions that may not be resumed (from a failed or unclean connection); the
+                // lifetime the server gave is ours to check.
+                let expires = SSL_SESSION_get_time(session) + SSL_SESSION_get_timeout(session)
+                guard SSL_SESSION_is_resumable(session) == 1, expires > time(nil) else {
                     expired.append(session)
                     continue
                 }
@@ -332,6 +335,10 @@ public final class TLSContext: @unchecked Sendable {
     /// Client role: adds `session` (whose reference the cache takes over) to the ones to offer `peer`,
     /// pushing out the oldest beyond `sessionsPerPeer`.
     func storeSession(_ session: OpaquePointer, for peer: String) {
+        guard settings.sessionTickets, settings.sessionReuse else {
+            SSL_SESSION_free(session)
+            return
+        }
         let old = sessions.withLock { cache -> SessionReference? in
             cache[peer, default: []].append(SessionReference(pointer: session))
             return cache[peer]!.count > Self.sessionsPerPeer ? cache[peer]!.removeFirst() : nil

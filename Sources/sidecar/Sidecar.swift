@@ -33,6 +33,10 @@ struct ServeOptions: ParsableArguments {
             "Event loop threads (default: $SIDECAR_THREADS, else the configuration's nbthread, else one per CPU core).")
     var threads: Int? = ProcessInfo.processInfo.environment["SIDECAR_THREADS"].flatMap(Int.init).map { max($0, 1) }
 
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
     func makeLogger() -> Logger {
         let level = logLevel
         LoggingSystem.bootstrap { LineLogHandler(label: $0, level: level) }

@@ -16,6 +16,17 @@ import Testing
         }
     }
 
+    @Test func zeroThreadsIsAUsageErrorNotACrash() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI()
+            let result = try await startupFailure(
+                scenario, try reverseArguments(scenario, pki: pki, overriding: [:]) + ["--threads", "0"])
+            #expect(result.exitedNormally, "\(result.transcript)")
+            #expect(result.exitStatus == 64, "\(result.transcript)")
+            #expect(result.stderr.contains("--threads must be at least 1"), "\(result.transcript)")
+        }
+    }
+
     @Test func keyThatDoesNotMatchCertificateIsNamedAsAMismatch() async throws {
         try await withScenario { scenario in
             let pki = try await scenario.makePKI()

@@ -317,6 +317,21 @@ final class IdentityFixture {
         await fixture.shutdown(reverse, forward)
     }
 
+    @Test func noTLSTicketsOnTheBindKeepsResumptionAsInHAProxy() async throws {
+        let fixture = try await IdentityFixture()
+        let reverse = try await fixture.startReverse(try fixture.reverseConfiguration(bindOptions: "no-tls-tickets"))
+        let forward = try await fixture.startForward(
+            name: "f", port: reverse.boundAddresses[0].port!, certificate: try fixture.client("node1"))
+        #expect(try await fixture.roundTrip(through: "f"))
+        #expect(try await fixture.roundTrip(through: "f"))
+        try await fixture.eventuallyCount(fixture.forwardLogs, "TLS handshake with server done", 2)
+        let resumed = fixture.forwardLogs.all.filter {
+            $0.contains("TLS handshake with server done") && $0.contains("resumed=true")
+        }
+        #expect(resumed.count == 1, "\(fixture.forwardLogs.all)")
+        await fixture.shutdown(reverse, forward)
+    }
+
     @Test func forwardWithNoSSLReuseMakesAFullHandshakeEveryTime() async throws {
         let fixture = try await IdentityFixture()
         let reverse = try await fixture.startReverse(try fixture.reverseConfiguration())

@@ -100,6 +100,26 @@ import Testing
         }
     }
 
+    @Test func checkFailuresStartAgainAfterAReloadInsteadOfStalling() async throws {
+        try await MetricsFixture.with(checked: true, fall: 3) { fixture in
+            let series = "sidecar_server_check_failures_total{backend=\"be\",server=\"s1\"}"
+            await fixture.echo.close()
+            try await waitFor("three failed checks") { try await fixture.metrics()[series] == 3 }
+            // The reloaded configuration's check counts from 0 and, with fall 1, stops at 1.
+            let configuration = RuntimeFixture.configuration(fixture.workspace, servers: ["s1"], checked: true)
+            let reloaded = try await fixture.proxy.reload(
+                to: try ProxyPlan(configuration: configuration), logger: quietLogger)
+            fixture.api.adopt(reloaded)
+            try await waitFor("the new check failed once") {
+                reloaded.plan.frontends[0].backend.checkReport(of: 0).failedChecks == 1
+            }
+            // A counter stuck at 3 would hide the new failures until there were more than 3 of them; the
+            // series starts again instead (a counter reset, for Prometheus).
+            #expect(try await fixture.metrics()[series] == 1)
+            await reloaded.stopListening()
+        }
+    }
+
     @Test func seriesOfWhatAReloadRemovedDisappear() async throws {
         try await MetricsFixture.with { fixture in
             var samples = try await fixture.metrics()
@@ -181,11 +201,11 @@ final class MetricsFixture: Sendable {
     /// - Parameters:
     ///   - checked: give `s1` a health check (inter 100 ms, fall 1, rise 1).
     ///   - handshakeTimeout: the `tls` frontend's `handshake-timeout`.
-    init(checked: Bool = false, handshakeTimeout: Duration? = nil) async throws {
+    init(checked: Bool = false, fall: Int = 1, handshakeTimeout: Duration? = nil) async throws {
         workspace = try ProbeWorkspace()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         echo = try await EchoServer.start(path: workspace.path("s1.sock"), group: group)
-        var configuration = RuntimeFixture.configuration(workspace, servers: ["s1"], checked: checked)
+        var configuration = RuntimeFixture.configuration(workspace, servers: ["s1"], checked: checked, fall: fall)
         if let handshakeTimeout {
             for index in configuration.frontends.indices where configuration.frontends[index].name == "tls" {
                 configuration.frontends[index].binds[0].handshakeTimeout = handshakeTimeout
@@ -203,9 +223,10 @@ final class MetricsFixture: Sendable {
 
     /// Runs `body` with a new fixture and shuts the fixture down afterwards, whether `body` throws or not.
     static func with(
-        checked: Bool = false, handshakeTimeout: Duration? = nil, _ body: (MetricsFixture) async throws -> Void
+        checked: Bool = false, fall: Int = 1, handshakeTimeout: Duration? = nil,
+        _ body: (MetricsFixture) async throws -> Void
     ) async throws {
-        let fixture = try await MetricsFixture(checked: checked, handshakeTimeout: handshakeTimeout)
+        let fixture = try await MetricsFixture(checked: checked, fall: fall, handshakeTimeout: handshakeTimeout)
         do {
             try await body(fixture)
         } catch {

@@ -52,7 +52,7 @@ final class RuntimeFixture: Sendable {
     /// Frontends `fe` (Unix) and `tls` (TCP with TLS) into backend `be` with servers `s1` and `s2`.
     static func configuration(
         _ workspace: ProbeWorkspace, expiredCertificate: Bool = false, servers: [String] = ["s1", "s2"],
-        checked: Bool = false
+        checked: Bool = false, fall: Int = 1
     ) -> Configuration {
         let location = SourceLocation.commandLine("test")
         let certificate = expiredCertificate ? workspace.expiredServer.certificateFile : workspace.pki.serverCertificate
@@ -75,7 +75,7 @@ final class RuntimeFixture: Sendable {
                     servers: servers.map {
                         Server(
                             name: $0, address: .unix(path: workspace.path("\($0).sock")), check: checked,
-                            inter: .milliseconds(100), rise: 1, fall: 1, location: location)
+                            inter: .milliseconds(100), rise: 1, fall: fall, location: location)
                     },
                     retries: 0, location: location)
             ])

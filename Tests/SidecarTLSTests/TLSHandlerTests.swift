@@ -177,6 +177,8 @@ import Testing
         let clientContext = try TLSContext(settings: settings, role: .client)
         let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
         for _ in 0..<2 { #expect(try resumptions(client: clientContext, server: serverContext) == [false]) }
+        // The server's tickets are not even kept.
+        #expect(clientContext.sessionCount(for: "peer") == 0)
     }
 
     /// Starts `together` connections before any of them finishes, then completes each and delivers its
