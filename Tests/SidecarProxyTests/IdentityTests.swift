@@ -298,52 +298,33 @@ final class IdentityFixture {
         await fixture.shutdown()
     }
 
-    @Test(arguments: [true, false])
-    func forwardResumesSessionsUnlessTicketsAreOff(tickets: Bool) async throws {
+    /// Who turns resumption off, for `forwardResumesUnlessItsServerLineSaysNo`.
+    enum ResumptionSetting: String, CaseIterable, Sendable {
+        case defaults
+        /// HAProxy's meaning: no stateless tickets; the listener's stateful ones still resume.
+        case noTLSTicketsOnTheBind
+        case noTLSTicketsOnTheServerLine
+        case noSSLReuseOnTheServerLine
+    }
+
+    @Test(arguments: ResumptionSetting.allCases)
+    func forwardResumesUnlessItsServerLineSaysNo(_ setting: ResumptionSetting) async throws {
         let fixture = try await IdentityFixture()
         let reverse = try await fixture.startReverse(
-            try fixture.reverseConfiguration(bindOptions: tickets ? "" : "no-tls-tickets"))
+            try fixture.reverseConfiguration(bindOptions: setting == .noTLSTicketsOnTheBind ? "no-tls-tickets" : ""))
         let forward = try await fixture.startForward(
             name: "f", port: reverse.boundAddresses[0].port!, certificate: try fixture.client("node1"),
-            tweak: { $0.sessionTickets = tickets })
-        #expect(try await fixture.roundTrip(through: "f"))
-        try await fixture.forwardLogs.waitFor("TLS handshake with server done", "resumed=false")
-        #expect(try await fixture.roundTrip(through: "f"))
-        try await fixture.eventuallyCount(fixture.forwardLogs, "TLS handshake with server done", 2)
-        let resumed = fixture.forwardLogs.all.filter {
-            $0.contains("TLS handshake with server done") && $0.contains("resumed=true")
-        }
-        #expect(resumed.count == (tickets ? 1 : 0), "\(fixture.forwardLogs.all)")
-        await fixture.shutdown(reverse, forward)
-    }
-
-    @Test func noTLSTicketsOnTheBindKeepsResumptionAsInHAProxy() async throws {
-        let fixture = try await IdentityFixture()
-        let reverse = try await fixture.startReverse(try fixture.reverseConfiguration(bindOptions: "no-tls-tickets"))
-        let forward = try await fixture.startForward(
-            name: "f", port: reverse.boundAddresses[0].port!, certificate: try fixture.client("node1"))
-        #expect(try await fixture.roundTrip(through: "f"))
-        #expect(try await fixture.roundTrip(through: "f"))
-        try await fixture.eventuallyCount(fixture.forwardLogs, "TLS handshake with server done", 2)
-        let resumed = fixture.forwardLogs.all.filter {
-            $0.contains("TLS handshake with server done") && $0.contains("resumed=true")
-        }
-        #expect(resumed.count == 1, "\(fixture.forwardLogs.all)")
-        await fixture.shutdown(reverse, forward)
-    }
-
-    @Test func forwardWithNoSSLReuseMakesAFullHandshakeEveryTime() async throws {
-        let fixture = try await IdentityFixture()
-        let reverse = try await fixture.startReverse(try fixture.reverseConfiguration())
-        let forward = try await fixture.startForward(
-            name: "f", port: reverse.boundAddresses[0].port!, certificate: try fixture.client("node1"),
-            tweak: { $0.sessionReuse = false })
+            tweak: {
+                if setting == .noTLSTicketsOnTheServerLine { $0.sessionTickets = false }
+                if setting == .noSSLReuseOnTheServerLine { $0.sessionReuse = false }
+            })
         for _ in 0..<3 { #expect(try await fixture.roundTrip(through: "f")) }
         try await fixture.eventuallyCount(fixture.forwardLogs, "TLS handshake with server done", 3)
-        let full = fixture.forwardLogs.all.filter {
-            $0.contains("TLS handshake with server done") && $0.contains("resumed=false")
+        let resumed = fixture.forwardLogs.all.filter {
+            $0.contains("TLS handshake with server done") && $0.contains("resumed=true")
         }
-        #expect(full.count == 3, "\(fixture.forwardLogs.all)")
+        let serverLineSaysNo = setting == .noTLSTicketsOnTheServerLine || setting == .noSSLReuseOnTheServerLine
+        #expect(resumed.count == (serverLineSaysNo ? 0 : 2), "\(fixture.forwardLogs.all)")
         await fixture.shutdown(reverse, forward)
     }
 
