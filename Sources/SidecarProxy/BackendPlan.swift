@@ -40,7 +40,7 @@ public struct BackendPlan: Sendable {
 
 /// A `server` line with its address resolved once (no resolver on the per-connection path) and its
 /// client-role TLS context.
-public struct ServerPlan: Sendable {
+public final class ServerPlan: Sendable {
     public let server: Server
     /// The server's position in its backend: what the `Balancer` knows it by.
     public let index: Int

@@ -37,19 +37,35 @@ public struct ProxyPlan: Sendable {
 }
 
 /// A frontend ready to serve.
-public struct FrontendPlan: Sendable {
+///
+/// A class, like `BindPlan` and `ServerPlan`: every connection refers to the plan it started with, and a
+/// reference is one pointer where a copy of the configuration values was most of a kilobyte per connection.
+public final class FrontendPlan: Sendable {
     public let frontend: Frontend
     public let binds: [BindPlan]
     public let backend: BackendPlan
+
+    init(frontend: Frontend, binds: [BindPlan], backend: BackendPlan) {
+        self.frontend = frontend
+        self.binds = binds
+        self.backend = backend
+    }
 }
 
 /// A `bind` line with its server-role TLS context.
-public struct BindPlan: Sendable {
+public final class BindPlan: Sendable {
     public let bind: Bind
     public let tls: TLSContext?
     public let handshakeTimeout: TimeAmount
     /// The `maxconn` counters this bind's connections count against.
-    public var gates = ConnectionGates()
+    public let gates: ConnectionGates
+
+    init(bind: Bind, tls: TLSContext?, handshakeTimeout: TimeAmount, gates: ConnectionGates = ConnectionGates()) {
+        self.bind = bind
+        self.tls = tls
+        self.handshakeTimeout = handshakeTimeout
+        self.gates = gates
+    }
 }
 
 extension TLSContext {
