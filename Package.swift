@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "sidecar",
             dependencies: [
-                "SidecarRuntime", "SidecarConfig", "SidecarTLS",
+                "SidecarRuntime", "SidecarConfig", "SidecarTLS", "SidecarSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

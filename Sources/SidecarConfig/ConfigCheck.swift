@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The result of `sidecar check -f PATH...`: the lines to print and the verdict, like `haproxy -c`.
 public struct ConfigCheck: Sendable {

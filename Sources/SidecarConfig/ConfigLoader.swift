@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Loads the files named by `-f` options into a validated `Configuration`.
 ///
@@ -72,7 +76,11 @@ public struct ConfigLoader: Sendable {
             )
         }
         for path in paths {
-            var isDirectory: ObjCBool = false
+            #if canImport(FoundationEssentials)
+                var isDirectory = false
+            #else
+                var isDirectory: ObjCBool = false
+            #endif
             guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 diagnostics.append(
                     ConfigDiagnostic(.error, "no such file or directory", at: SourceLocation(file: path, line: 0))
@@ -110,7 +118,7 @@ public struct ConfigLoader: Sendable {
 
     /// HAProxy's rule: not a dotfile, and the first `.cfg` in the name is its end.
     static func isConfigurationFileName(_ name: String) -> Bool {
-        guard !name.hasPrefix("."), let range = name.range(of: ".cfg") else { return false }
+        guard !name.hasPrefix("."), let range = name.firstRange(of: ".cfg") else { return false }
         return range.upperBound == name.endIndex
     }
 
@@ -121,3 +129,10 @@ public struct ConfigLoader: Sendable {
         return type == .typeRegular
     }
 }
+
+#if canImport(FoundationEssentials)
+    extension Bool {
+        /// FoundationEssentials' `fileExists(atPath:isDirectory:)` reports a `Bool` where Foundation has `ObjCBool`.
+        fileprivate var boolValue: Bool { self }
+    }
+#endif

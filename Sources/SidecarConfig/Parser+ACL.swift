@@ -1,4 +1,12 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `acl` and `tcp-request` lines: HAProxy's access-control language, for the fetches sidecar evaluates.
 extension Parser {
@@ -154,7 +162,7 @@ extension Parser {
             var strings = patterns
             if fetch == .serial || fetch == .sha1 {
                 // Hex as `openssl x509 -serial|-fingerprint` prints it, with or without colons.
-                strings = strings.map { $0.replacingOccurrences(of: ":", with: "").uppercased() }
+                strings = strings.map { $0.replacing(":", with: "").uppercased() }
             }
             if ignoreCase { strings = strings.map { $0.lowercased() } }
             return .strings(strings, method: stringMethod, ignoreCase: ignoreCase)

@@ -1,7 +1,12 @@
 import Atomics
-import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One client connection as the runtime API sees it (`show sess`, `shutdown sessions server`): where it came
 /// from, which server it relays to, who the peer is, and its bytes so far.

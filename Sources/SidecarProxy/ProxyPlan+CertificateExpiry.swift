@@ -1,6 +1,11 @@
-import Foundation
 import SidecarConfig
 import SidecarTLS
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension ProxyPlan {
     /// Every configured certificate (own `crt` and `ca-file`) with its notAfter, for expiry metrics.

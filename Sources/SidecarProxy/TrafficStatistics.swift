@@ -1,7 +1,12 @@
 import CoreMetrics
-import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The runtime API's traffic counters and live-session table, kept for the life of the process.
 ///

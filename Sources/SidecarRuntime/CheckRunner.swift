@@ -1,6 +1,11 @@
-import Foundation
 import SidecarConfig
 import SidecarProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `sidecar check`: the configuration check of `SidecarConfig`, plus (unless syntax only) building the
 /// plan as a start would, so unreadable certificates and unresolvable servers are found too.
@@ -37,7 +42,9 @@ public enum CheckRunner {
 
 extension String {
     fileprivate func replacingFirst(_ target: String, with replacement: String) -> String {
-        guard let range = range(of: target) else { return self }
-        return replacingCharacters(in: range, with: replacement)
+        guard let range = firstRange(of: target) else { return self }
+        var result = self
+        result.replaceSubrange(range, with: replacement)
+        return result
     }
 }

@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -7,6 +6,12 @@ import NIOPosix
 import SidecarConfig
 import SidecarProxy
 import SidecarSystemd
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc

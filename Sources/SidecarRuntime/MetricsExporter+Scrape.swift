@@ -1,7 +1,12 @@
-import Foundation
 import Prometheus
 import SidecarProxy
 import SidecarTLS
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension MetricsExporter {
     /// One scrape's copy of the proxy's state into the registry; see `MetricsExporter` for why.

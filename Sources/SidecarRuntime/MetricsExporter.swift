@@ -1,9 +1,14 @@
-import Foundation
 import NIOConcurrencyHelpers
 import Prometheus
 import SidecarConfig
 import SidecarProxy
 import SidecarTLS
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `/metrics` and `/health` of one daemon: a swift-prometheus registry that renders the Prometheus text
 /// format (0.0.4).
@@ -77,7 +82,7 @@ public final class MetricsExporter: Sendable {
             switch scalar {
             case "\"": result += "\\\""
             case "\\": result += "\\\\"
-            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.value < 0x20: result += "\\u" + TextFormat.hex4(scalar.value)
             default: result.unicodeScalars.append(scalar)
             }
         }

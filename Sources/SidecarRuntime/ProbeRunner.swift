@@ -1,8 +1,13 @@
-import Foundation
 import NIOCore
 import NIOPosix
 import SidecarConfig
 import SidecarTLS
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -345,8 +350,8 @@ public enum ProbeRunner {
         let milliseconds = Double(amount.nanoseconds) / 1e6
         if milliseconds >= 1000 {
             let seconds = milliseconds / 1000
-            return seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)
+            return seconds == seconds.rounded() ? "\(Int(seconds)) s" : TextFormat.oneDecimal(seconds) + " s"
         }
-        return String(format: "%.1f ms", milliseconds)
+        return TextFormat.oneDecimal(milliseconds) + " ms"
     }
 }

@@ -1,5 +1,10 @@
 import CoreMetrics
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Reload outcomes, recorded through swift-metrics once per SIGHUP: `sidecar_reloads_total{result}` and
 /// `sidecar_last_reload_timestamp_seconds` (the process start until the first reload).

@@ -1,8 +1,17 @@
-import Foundation
 import NIOConcurrencyHelpers
 import SidecarConfig
 import SidecarProxy
 import SidecarTLS
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// HAProxy's runtime API (management.txt §9.3) for the commands that apply to sidecar, answering one command
 /// line at a time with the text HAProxy would print.
@@ -131,8 +140,8 @@ public final class RuntimeAPI: Sendable {
         let total = proxy.plan.frontends.reduce(0) { $0 + statistics.frontend($1.frontend.name).sessionsTotal }
         let lines = [
             "Name: sidecar", "Version: \(Self.version)", "Pid: \(getpid())",
-            "Uptime: \(uptime / 86_400)d \(uptime % 86_400 / 3600)h\(String(format: "%02d", uptime % 3600 / 60))m"
-                + String(format: "%02d", uptime % 60) + "s",
+            "Uptime: \(uptime / 86_400)d \(uptime % 86_400 / 3600)h\(TextFormat.twoDigits(uptime % 3600 / 60))m"
+                + TextFormat.twoDigits(uptime % 60) + "s",
             "Uptime_sec: \(uptime)",
             "Maxconn: \(proxy.plan.configuration.global.maxconn ?? 0)",
             "CurrConns: \(proxy.registry.count)", "CumConns: \(total)",

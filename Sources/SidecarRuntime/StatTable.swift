@@ -1,6 +1,15 @@
-import Foundation
 import SidecarConfig
 import SidecarProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// HAProxy's `show stat` CSV and `show servers state` for one running proxy: one FRONTEND row per frontend,
 /// then for each backend one row per server and a BACKEND row.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What `sidecar status` shows: frontends, backends with their servers, and certificates, read from the
 /// runtime API's `show stat` and `show ssl cert` answers.
@@ -134,7 +138,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         var fields: [String: String] = [:]
         for line in answer.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            fields[String(line[..<colon])] = TextFormat.trimmed(line[line.index(after: colon)...])
         }
         guard let file = fields["Filename"] else { return nil }
         return Certificate(
@@ -222,7 +226,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
 
     private static func row(_ cells: [(String, Int)]) -> String {
         cells.map { text, width in
-            width == 0 ? text : text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0)
+            width == 0 ? text : TextFormat.padded(text, to: max(width, text.count + 1))
         }.joined() + "\n"
     }
 
@@ -234,6 +238,6 @@ public struct StatusReport: Codable, Sendable, Equatable {
             value /= 1024
             unit += 1
         }
-        return unit == 0 ? "\(count) B" : String(format: "%.1f", value) + " " + units[unit]
+        return unit == 0 ? "\(count) B" : TextFormat.oneDecimal(value) + " " + units[unit]
     }
 }

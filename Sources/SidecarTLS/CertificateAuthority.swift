@@ -1,5 +1,10 @@
 import COpenSSL
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A certificate authority held in memory: its certificate (plus any certificates above it, as read from
 /// its file) and its private key. It makes new CAs (`sidecar certs ca`) and signs leaves through

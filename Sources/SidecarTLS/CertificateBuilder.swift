@@ -1,6 +1,11 @@
 import COpenSSL
 import COpenSSLShims
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,11 @@
 import COpenSSL
-import Foundation
 import SidecarConfig
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// When one configured certificate expires: an own certificate (`crt`, with its chain) or a trusted CA
 /// (`ca-file`). Kept per file and subject for the expiry warnings and for metrics.
@@ -95,8 +100,6 @@ public struct CertificateExpiry: Sendable, Hashable {
     }
 
     private static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        date.ISO8601Format()
     }
 }

@@ -1,5 +1,10 @@
 import COpenSSL
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -145,7 +150,11 @@ enum CertificatePEMFile {
     /// Creates `directory` and its missing parents (mode 0755 before the umask).
     static func createDirectory(_ directory: URL) throws {
         let path = directory.path
-        var isDirectory: ObjCBool = false
+        #if canImport(FoundationEssentials)
+            var isDirectory = false
+        #else
+            var isDirectory: ObjCBool = false
+        #endif
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
                 throw CertificateToolError(.unwritableFile, "cannot write into \(path): it is not a directory")
@@ -256,3 +265,10 @@ enum CertificatePEMFile {
         }
     }
 }
+
+#if canImport(FoundationEssentials)
+    extension Bool {
+        /// FoundationEssentials' `fileExists(atPath:isDirectory:)` reports a `Bool` where Foundation has `ObjCBool`.
+        fileprivate var boolValue: Bool { self }
+    }
+#endif

@@ -1,5 +1,10 @@
 import COpenSSL
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What the certificate tooling wrote: the files and the facts an operator wants to see about them.
 public struct IssuedCertificate: Sendable, Hashable {

@@ -1,5 +1,10 @@
 import COpenSSL
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension PeerCertificate {
     /// The first certificate of a PEM file, as a peer would present it: for tests and tooling that need a

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A complete throwaway PKI for tests, made in one call: `try TestPKI.make(in: temporaryDirectory)`.
 ///

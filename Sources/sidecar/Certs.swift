@@ -1,6 +1,11 @@
 import ArgumentParser
-import Foundation
 import SidecarTLS
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `sidecar certs`: makes a private CA and the certificates the two sidecars present to each other.
 struct Certs: ParsableCommand {

@@ -1,8 +1,13 @@
 import ArgumentParser
-import Foundation
 import Logging
 import NIOCore
 import SidecarRuntime
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `sidecar`: a double-proxy mTLS sidecar for Unix-socket protocols such as D-Bus.
 @main

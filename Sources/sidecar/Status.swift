@@ -1,6 +1,12 @@
 import ArgumentParser
-import Foundation
 import SidecarRuntime
+import SidecarSystemd
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `sidecar status`: what a running sidecar is doing, read from its stats socket.
 struct Status: AsyncParsableCommand {
@@ -31,7 +37,7 @@ struct Status: AsyncParsableCommand {
         do {
             report = try await StatusReport.fetch(from: socket)
         } catch {
-            FileHandle.standardError.write(Data("sidecar status: \(error)\n".utf8))
+            StandardError.write("sidecar status: \(error)\n")
             throw ExitCode(1)
         }
         print(json ? try report.json() : report.table, terminator: json ? "\n" : "")

@@ -14,6 +14,18 @@ import Testing
         os.execv(sys.argv[1], sys.argv[1:])
         """
 
+    /// Foundation pulls in ICU (about 11 MiB resident in every sidecar process); FoundationEssentials does not.
+    @Test func theBinaryLinksNeitherFoundationNorICU() async throws {
+        try await withScenario { scenario in
+            let ldd = try await scenario.run(
+                "ldd", URL(fileURLWithPath: "/usr/bin/ldd"), [try Harness.sidecarBinary().path])
+            #expect(ldd.exitStatus == 0, "\(ldd.transcript)")
+            #expect(ldd.stdout.contains("libssl.so.3"), "\(ldd.stdout)")
+            #expect(!ldd.stdout.contains("libFoundation.so"), "\(ldd.stdout)")
+            #expect(!ldd.stdout.contains("ICU"), "\(ldd.stdout)")
+        }
+    }
+
     @Test func tunnelWorksWithMemoryDenyWriteExecute() async throws {
         try await withScenario { scenario in
             let python = try Harness.tool("python3", package: "python3")
