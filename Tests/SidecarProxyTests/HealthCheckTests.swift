@@ -72,26 +72,8 @@ import Testing
         reverseTLS.certificateFiles = [expired.certificateFile.path]
         reverseTLS.keyFile = expired.keyFile.path
         let reverse = try await Proxy.start(
-            plan: ProxyPlan(
-                configuration: Configuration(
-                    frontends: [
-                        Frontend(
-                            name: "rev",
-                            binds: [
-                                Bind(
-                                    address: .tcp(host: "127.0.0.1", port: 0), tls: reverseTLS,
-                                    location: .commandLine("t"))
-                            ],
-                            defaultBackend: "rev", location: .commandLine("t"))
-                    ],
-                    backends: [
-                        Backend(
-                            name: "rev",
-                            servers: [
-                                Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))
-                            ],
-                            location: .commandLine("t"))
-                    ])), group: group, logger: LogCapture().logger)
+            plan: ProxyPlan(configuration: TestConfigurations.reverse(tls: reverseTLS, backend: echo.path)),
+            group: group, logger: LogCapture().logger)
         let port = reverse.boundAddresses[0].port!
         let forward = try await Proxy.start(
             plan: ProxyPlan(

@@ -118,22 +118,7 @@ final class TunnelFixture: Sendable {
         echo = try await EchoServer.start(path: workspace.path("echo.sock"), group: group)
         var listenerTLS = workspace.listenerTLS
         reverseTLS(&listenerTLS)
-        let reverseConfiguration = Configuration(
-            frontends: [
-                Frontend(
-                    name: "rev",
-                    binds: [
-                        Bind(
-                            address: .tcp(host: "127.0.0.1", port: 0), tls: listenerTLS, location: .commandLine("test"))
-                    ],
-                    defaultBackend: "rev", location: .commandLine("test"))
-            ],
-            backends: [
-                Backend(
-                    name: "rev",
-                    servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("test"))],
-                    location: .commandLine("test"))
-            ])
+        let reverseConfiguration = TestConfigurations.reverse(tls: listenerTLS, backend: echo.path)
         reverse = try await Proxy.start(
             plan: ProxyPlan(configuration: reverseConfiguration), group: group, logger: reverseLogs.logger)
         reversePort = reverse.boundAddresses[0].port!

@@ -118,25 +118,9 @@ import Testing
         let echo = try await EchoServer.start(path: workspace.path("echo.sock"), group: group)
         let reverse = try await Proxy.start(
             plan: ProxyPlan(
-                configuration: Configuration(
-                    frontends: [
-                        Frontend(
-                            name: "rev",
-                            binds: [
-                                Bind(
-                                    address: .tcp(host: "127.0.0.1", port: 0), tls: workspace.listenerTLS, name: "mtls",
-                                    location: .commandLine("t"))
-                            ],
-                            defaultBackend: "rev", tcplog: true, location: .commandLine("t"))
-                    ],
-                    backends: [
-                        Backend(
-                            name: "rev",
-                            servers: [
-                                Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))
-                            ],
-                            location: .commandLine("t"))
-                    ])), group: group, logger: logs.logger)
+                configuration: TestConfigurations.reverse(
+                    tls: workspace.listenerTLS, backend: echo.path, bindName: "mtls", tcplog: true)),
+            group: group, logger: logs.logger)
         let port = reverse.boundAddresses[0].port!
         func forward(_ name: String, certificate: URL, key: URL) async throws -> Proxy {
             var tls = workspace.serverTLS
@@ -144,26 +128,9 @@ import Testing
             tls.keyFile = key.path
             return try await Proxy.start(
                 plan: ProxyPlan(
-                    configuration: Configuration(
-                        frontends: [
-                            Frontend(
-                                name: name,
-                                binds: [
-                                    Bind(
-                                        address: .unix(path: workspace.path("\(name).sock")),
-                                        location: .commandLine("t"))
-                                ],
-                                defaultBackend: name, location: .commandLine("t"))
-                        ],
-                        backends: [
-                            Backend(
-                                name: name,
-                                servers: [
-                                    Server(
-                                        name: "rev", address: .tcp(host: "127.0.0.1", port: port), tls: tls,
-                                        location: .commandLine("t"))
-                                ], location: .commandLine("t"))
-                        ])), group: group, logger: LogCapture().logger)
+                    configuration: TestConfigurations.forward(
+                        name: name, socket: workspace.path("\(name).sock"), server: "rev", port: port, tls: tls)),
+                group: group, logger: LogCapture().logger)
         }
         let good = try await forward("good", certificate: workspace.pki.clientCertificate, key: workspace.pki.clientKey)
         let client = try await CollectingClient.connect(unixPath: workspace.path("good.sock"), group: group)

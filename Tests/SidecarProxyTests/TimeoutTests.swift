@@ -13,23 +13,9 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let logs = LogCapture()
         let echo = try await EchoServer.start(path: workspace.path("echo.sock"), group: group)
-        let configuration = Configuration(
-            frontends: [
-                Frontend(
-                    name: "rev",
-                    binds: [
-                        Bind(
-                            address: .tcp(host: "127.0.0.1", port: 0), tls: workspace.listenerTLS, name: "tls",
-                            handshakeTimeout: .milliseconds(300), location: .commandLine("t"))
-                    ],
-                    defaultBackend: "rev", tcplog: true, location: .commandLine("t"))
-            ],
-            backends: [
-                Backend(
-                    name: "rev",
-                    servers: [Server(name: "echo", address: .unix(path: echo.path), location: .commandLine("t"))],
-                    location: .commandLine("t"))
-            ])
+        let configuration = TestConfigurations.reverse(
+            tls: workspace.listenerTLS, backend: echo.path, bindName: "tls", handshakeTimeout: .milliseconds(300),
+            tcplog: true)
         let proxy = try await Proxy.start(
             plan: ProxyPlan(configuration: configuration), group: group, logger: logs.logger)
         #expect(proxy.plan.frontends[0].binds[0].handshakeTimeout == .milliseconds(300))

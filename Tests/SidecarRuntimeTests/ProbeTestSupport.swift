@@ -116,23 +116,8 @@ final class ReverseFixture: Sendable {
         let tls = TLSSettings(
             certificateFiles: [certificate.path], keyFile: key.path, caFile: workspace.pki.caCertificate.path,
             verify: .required)
-        let configuration = Configuration(
-            frontends: [
-                Frontend(
-                    name: "rev",
-                    binds: [Bind(address: .tcp(host: "127.0.0.1", port: 0), tls: tls, location: .commandLine("test"))],
-                    defaultBackend: "rev", location: .commandLine("test"))
-            ],
-            backends: [
-                Backend(
-                    name: "rev",
-                    servers: [
-                        Server(
-                            name: "controller", address: .unix(path: workspace.path("controller.sock")),
-                            location: .commandLine("test"))
-                    ],
-                    location: .commandLine("test"))
-            ])
+        let configuration = TestConfigurations.reverse(
+            tls: tls, backend: workspace.path("controller.sock"), server: "controller")
         proxy = try await Proxy.start(
             plan: ProxyPlan(configuration: configuration), group: group, logger: .init(label: "reverse"))
         port = proxy.boundAddresses[0].port!
