@@ -75,25 +75,29 @@ public struct InheritedSocket: Sendable, Hashable {
         case AF_INET:
             return withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
-                    var copy = address.pointee.sin_addr
-                    var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-                    inet_ntop(AF_INET, &copy, &text, socklen_t(text.count))
-                    let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                    return .inet(host: host, port: Int(UInt16(bigEndian: address.pointee.sin_port)))
+                    .inet(
+                        host: numericHost(AF_INET, address.pointee.sin_addr, length: INET_ADDRSTRLEN),
+                        port: Int(UInt16(bigEndian: address.pointee.sin_port)))
                 }
             }
         case AF_INET6:
             return withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
-                    var copy = address.pointee.sin6_addr
-                    var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-                    inet_ntop(AF_INET6, &copy, &text, socklen_t(text.count))
-                    let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                    return .inet(host: host, port: Int(UInt16(bigEndian: address.pointee.sin6_port)))
+                    .inet(
+                        host: numericHost(AF_INET6, address.pointee.sin6_addr, length: INET6_ADDRSTRLEN),
+                        port: Int(UInt16(bigEndian: address.pointee.sin6_port)))
                 }
             }
         default:
             return .other
         }
+    }
+
+    /// `inet_ntop` of `address` (an `in_addr` or `in6_addr`, copied here), into a buffer of `length` bytes.
+    private static func numericHost<Address>(_ family: Int32, _ address: Address, length: Int32) -> String {
+        var copy = address
+        var text = [CChar](repeating: 0, count: Int(length))
+        inet_ntop(family, &copy, &text, socklen_t(text.count))
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
