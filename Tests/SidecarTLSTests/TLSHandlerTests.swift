@@ -161,6 +161,18 @@ import Testing
         #expect(try resumptions(client: clientContext, server: serverContext, together: 2) == [true, true])
     }
 
+    @Test func aSessionPastItsLifetimeDoesNotResume() async throws {
+        var serverSettings = pair(serverOf: pki)
+        serverSettings.sessionLifetime = .seconds(1)
+        let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
+        let serverContext = try TLSContext(settings: serverSettings, role: .server)
+        #expect(try resumptions(client: clientContext, server: serverContext) == [false])
+        #expect(try resumptions(client: clientContext, server: serverContext) == [true])
+        // What is measured here is the lifetime itself: the ticket must be older than it.
+        try await Task.sleep(for: .milliseconds(2100))
+        #expect(try resumptions(client: clientContext, server: serverContext) == [false])
+    }
+
     @Test func withoutASessionCacheTheListenerResumesNothing() throws {
         var serverSettings = pair(serverOf: pki)
         serverSettings.sessionCacheSize = 0
