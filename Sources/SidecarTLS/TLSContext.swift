@@ -304,7 +304,7 @@ public final class TLSContext: @unchecked Sendable {
     /// server with stateful tickets (sidecar's reverse side) requires; the server sends a fresh one after
     /// each handshake. A TLS 1.2 session stays in the pool for the next connections.
     func takeSession(for peer: String) -> OpaquePointer? {
-        guard settings.sessionTickets, settings.sessionReuse else { return nil }
+        guard reusesSessions else { return nil }
         var expired: [OpaquePointer] = []
         let taken = sessions.withLock { cache -> SessionReference? in
             while let session = cache[peer]?.popLast()?.pointer {
@@ -327,6 +327,9 @@ public final class TLSContext: @unchecked Sendable {
         return taken?.pointer
     }
 
+    /// Client role: whether sessions are kept and offered at all (`no-tls-tickets`, `no-ssl-reuse`).
+    private var reusesSessions: Bool { settings.sessionTickets && settings.sessionReuse }
+
     /// Client role: how many sessions from `peer` the pool holds.
     func sessionCount(for peer: String) -> Int {
         sessions.withLock { $0[peer]?.count ?? 0 }
@@ -335,7 +338,7 @@ public final class TLSContext: @unchecked Sendable {
     /// Client role: adds `session` (whose reference the cache takes over) to the ones to offer `peer`,
     /// pushing out the oldest beyond `sessionsPerPeer`.
     func storeSession(_ session: OpaquePointer, for peer: String) {
-        guard settings.sessionTickets, settings.sessionReuse else {
+        guard reusesSessions else {
             SSL_SESSION_free(session)
             return
         }
