@@ -6,6 +6,7 @@
 #
 #   Benchmarks/run.sh                 # full session, about 8 minutes on 2 cores
 #   ROUNDS=1 QUICK=1 Benchmarks/run.sh   # a smaller smoke run
+#   NO_FLOORS=1 Benchmarks/run.sh        # without Benchmarks/floors.sh at the end (about 30 s)
 #
 # Per-core comparison: HAProxy runs with nbthread 1 (the harness's setting), sidecar with SIDECAR_THREADS=1.
 # Per-connection logging is off on both (sidecar: SIDECAR_LOG_LEVEL=warning).
@@ -48,3 +49,8 @@ SYSTEMS="direct haproxy sidecar" NORESUME_SYSTEMS="haproxy sidecar" ROUNDS=${ROU
 python3 "$ROOT/Benchmarks/ratios.py" "$SESSION/summary.txt" >"$SESSION/ratios.md"
 cat "$SESSION/ratios.md"
 echo "full table: $SESSION/results.md"
+# The floors no OpenSSL-based proxy can go below, against this run's HAProxy figures (Benchmarks/floors.sh).
+if [[ -z ${NO_FLOORS:-} ]] && command -v socat >/dev/null; then
+    echo
+    HAPROXY_FROM=$SESSION/summary.txt SHARED=$SHARED "$ROOT/Benchmarks/floors.sh" | tee "$SESSION/floors.md"
+fi

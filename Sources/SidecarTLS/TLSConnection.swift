@@ -144,7 +144,10 @@ final class TLSConnection {
     func handshake() -> Outcome {
         OpenSSLErrorQueue.clear()
         let result = SSL_do_handshake(ssl)
-        if result == 1 { return .done }
+        if result == 1 {
+            context.handshakeCompleted()
+            return .done
+        }
         return outcome(of: result, duringHandshake: true)
     }
 

@@ -1,5 +1,6 @@
 import COpenSSL
 import COpenSSLShims
+import NIOCore
 import SidecarConfig
 import Synchronization
 
@@ -34,12 +35,20 @@ public final class TLSContext: @unchecked Sendable {
     private let sessions = Mutex<[String: [SessionReference]]>([:])
     /// `alpn` in wire format (length-prefixed names), kept alive for the ALPN callback.
     private let alpnWire: [UInt8]
+    /// Server role: how often a completed handshake may flush expired sessions from OpenSSL's cache.
+    let sessionFlushInterval: Duration
+    /// Server role: when expired sessions were last flushed (`NIODeadline` uptime nanoseconds). Handshakes on
+    /// every event loop share the context, so one of them wins the exchange and flushes.
+    private let lastSessionFlush: Atomic<Int64>
 
     /// Builds the context, reading every file the settings name.
     /// - Throws: `TLSContextError` naming the file or setting that is wrong.
-    public init(settings: TLSSettings, role: Role) throws {
+    /// - Parameter sessionFlushInterval: server role: expired sessions leave the cache at most this often.
+    public init(settings: TLSSettings, role: Role, sessionFlushInterval: Duration = .seconds(10)) throws {
         self.role = role
         self.settings = settings
+        self.sessionFlushInterval = sessionFlushInterval
+        self.lastSessionFlush = Atomic(Int64(clamping: NIODeadline.now().uptimeNanoseconds))
         self.alpnWire = settings.alpn.flatMap { name -> [UInt8] in
             let bytes = Array(name.utf8)
             return [UInt8(truncatingIfNeeded: bytes.count)] + bytes
@@ -277,6 +286,11 @@ public final class TLSContext: @unchecked Sendable {
             let caching = settings.sessionCacheSize > 0
             if caching {
                 _ = COpenSSLShims_SSL_CTX_sess_set_cache_size(context, settings.sessionCacheSize)
+                // OpenSSL's own clean-up walks the whole cache, under the lock every handshake needs, after
+                // every 255th handshake (perf: 1.8 % of the reverse side's CPU per resumed connection with
+                // 6,000 sessions cached). `handshakeCompleted()` flushes on a clock instead.
+                _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(
+                    context, Int(SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR))
             } else {
                 _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
             }
@@ -292,6 +306,24 @@ public final class TLSContext: @unchecked Sendable {
             SSL_CTX_sess_set_new_cb(context, tlsNewSessionCallback)
         }
     }
+
+    /// Server role: called after each completed handshake; at most once per `sessionFlushInterval` it frees
+    /// the sessions past `tune.ssl.lifetime` from OpenSSL's cache. A full cache also makes room by itself,
+    /// dropping its oldest session, so this bounds how long expired sessions hold memory, not how many.
+    func handshakeCompleted() {
+        guard role == .server, settings.sessionCacheSize > 0 else { return }
+        let now = Int64(clamping: NIODeadline.now().uptimeNanoseconds)
+        let last = lastSessionFlush.load(ordering: .relaxed)
+        let interval = sessionFlushInterval.components
+        let intervalNanoseconds = interval.seconds * 1_000_000_000 + interval.attoseconds / 1_000_000_000
+        guard now - last >= intervalNanoseconds,
+            lastSessionFlush.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        else { return }
+        SSL_CTX_flush_sessions(context, time(nil))
+    }
+
+    /// Server role: the sessions in OpenSSL's cache, expired or not.
+    var cachedSessionCount: Int { SSL_CTX_ctrl(context, SSL_CTRL_SESS_NUMBER, 0, nil) }
 
     /// Client role: the most sessions kept per peer. A TLS 1.3 ticket serves one connection, so the pool
     /// holds one per connection recently opened in parallel; 16 bounds the memory (a session holds the

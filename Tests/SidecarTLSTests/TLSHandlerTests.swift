@@ -173,6 +173,22 @@ import Testing
         #expect(try resumptions(client: clientContext, server: serverContext) == [false])
     }
 
+    @Test func expiredSessionsLeaveTheListenersCacheOnAClock() async throws {
+        var serverSettings = pair(serverOf: pki)
+        serverSettings.sessionLifetime = .seconds(1)
+        let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
+        let serverContext = try TLSContext(
+            settings: serverSettings, role: .server, sessionFlushInterval: .milliseconds(500))
+        _ = try resumptions(client: clientContext, server: serverContext, together: 3)
+        #expect(serverContext.cachedSessionCount == 3)
+        // What is measured here is the lifetime itself: the sessions must be older than it.
+        try await Task.sleep(for: .milliseconds(2100))
+        // The next handshake flushes the three expired sessions; only its own is cached. OpenSSL's clean-up
+        // would not have run (it waits for the 255th handshake), leaving the two sessions nobody offered.
+        #expect(try resumptions(client: clientContext, server: serverContext) == [false])
+        #expect(serverContext.cachedSessionCount == 1)
+    }
+
     @Test func withoutASessionCacheTheListenerResumesNothing() throws {
         var serverSettings = pair(serverOf: pki)
         serverSettings.sessionCacheSize = 0
