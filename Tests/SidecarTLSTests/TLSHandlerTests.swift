@@ -151,6 +151,16 @@ import Testing
         #expect(clientContext.sessionCount(for: "peer") == 2)
     }
 
+    @Test func aBurstOfParallelConnectionsAllResumeNextTime() throws {
+        let clientContext = try TLSContext(settings: pair(clientOf: pki), role: .client)
+        let serverContext = try TLSContext(settings: pair(serverOf: pki), role: .server)
+        // 40 connections at once (a reconnect storm through one forward proxy) bring back 40 tickets, and the
+        // next 40 at once each offer one: the pool keeps more than a handful per server.
+        #expect(try resumptions(client: clientContext, server: serverContext, together: 40).allSatisfy { !$0 })
+        #expect(clientContext.sessionCount(for: "peer") == 40)
+        #expect(try resumptions(client: clientContext, server: serverContext, together: 40).allSatisfy { $0 })
+    }
+
     @Test func aTLS12SessionServesSeveralConnections() throws {
         var clientSettings = pair(clientOf: pki)
         clientSettings.maxVersion = .tls12
