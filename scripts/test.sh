@@ -15,6 +15,7 @@ STEPS=(
     step_install_packages
     step_format
     step_selinux
+    step_benchmark_tools
     step_build
     step_test
 )
@@ -36,6 +37,7 @@ PACKAGES=(
     "haproxy:haproxy"       # the other side of the tunnel in interoperability tests
     "python3:python3"       # the MemoryDenyWriteExecute check (prctl) in the end-to-end tests
     "python3-prometheus-client:" # the reference parser /metrics is checked with (/usr/bin/python3)
+    "gcc:cc"                # the benchmarks' C tools (step_benchmark_tools)
 )
 
 say() { printf '==> %s\n' "$*"; }
@@ -60,6 +62,19 @@ step_selinux() {
     # any warning fails the build.
     say "SELinux policy module"
     scripts/selinux-build.sh </dev/null || die "SELinux module build failed"
+}
+
+step_benchmark_tools() {
+    # The benchmarks' C tools are not run here (speed is measured by Benchmarks/, never by tests), but they
+    # must keep compiling cleanly against the system OpenSSL.
+    say "benchmark tools compile"
+    local tool
+    for tool in Benchmarks/openssl-floor.c Benchmarks/c-relay.c; do
+        cc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -fsyntax-only "$tool" </dev/null || die "$tool does not compile"
+    done
+    python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
+        Benchmarks/floors.py Benchmarks/ratios.py Benchmarks/reference.py || die "a benchmark script does not parse"
+    for tool in Benchmarks/*.sh; do bash -n "$tool" || die "$tool does not parse"; done
 }
 
 step_build() {
