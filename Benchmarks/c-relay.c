@@ -12,11 +12,16 @@
  * drains. EOF on one side closes the other side's output (close_notify, or shutdown(SHUT_WR)); a tunnel whose
  * two directions have ended is closed.
  *
+ * `forward-plain` and `reverse-plain` relay the same way without TLS: what the kernel and the least user-space
+ * work cost, the floor under any proxy's own figures (Benchmarks/floors.sh).
+ *
  *   cc -O2 -o c-relay Benchmarks/c-relay.c -lssl -lcrypto
  *   c-relay forward UNIX_PATH HOST PORT CERT KEY CA SERVER_NAME
  *   c-relay reverse HOST PORT UNIX_PATH CERT KEY CA
+ *   c-relay forward-plain UNIX_PATH HOST PORT
+ *   c-relay reverse-plain HOST PORT UNIX_PATH
  *
- * Run by Benchmarks/reference.sh through the harness's `custom` system.
+ * Run by Benchmarks/reference.sh and Benchmarks/floors.sh through the harness's `custom` system.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -67,7 +72,7 @@ struct tunnel {
     struct tunnel *next_closed;
 };
 
-static int mode, epoll_fd, listen_fd;
+static int mode, plain_mode, epoll_fd, listen_fd;
 static SSL_CTX *ctx;
 static const char *server_name, *unix_path;
 static struct sockaddr_in tcp_address;
@@ -157,6 +162,14 @@ static int send_records(struct tunnel *t) {
 static int pump_plain(struct tunnel *t) {
     ssize_t n = read(t->plain.fd, buffer, READ_SIZE);
     if (n < 0) return errno == EAGAIN ? 0 : -1;
+    if (!t->ssl) { /* plain mode */
+        if (n == 0) {
+            t->plain_ended = 1;
+            shutdown(t->tls.fd, SHUT_WR);
+            return 1;
+        }
+        return send_to(t->tls.fd, &t->to_tls, buffer, (size_t)n) < 0 ? -1 : 1;
+    }
     if (n == 0) {
         t->plain_ended = 1;
         SSL_shutdown(t->ssl); /* close_notify: the peer's input ends */
@@ -168,6 +181,15 @@ static int pump_plain(struct tunnel *t) {
 
 /* TLS -> Unix: decrypt what the socket has (OpenSSL reads ahead) and write it out. 1: something moved. */
 static int pump_tls(struct tunnel *t) {
+    if (!t->ssl) { /* plain mode */
+        ssize_t n = read(t->tls.fd, buffer, READ_SIZE);
+        if (n < 0) return errno == EAGAIN ? 0 : -1;
+        if (n == 0) {
+            t->tls_ended = 1;
+            return 1;
+        }
+        return send_to(t->plain.fd, &t->to_plain, buffer, (size_t)n) < 0 ? -1 : 1;
+    }
     size_t have = 0;
     int moved = 0;
     while (have < READ_SIZE) {
@@ -223,14 +245,7 @@ static int connect_unix(void) {
     return -1;
 }
 
-static void handshake(struct tunnel *t) {
-    int n = SSL_do_handshake(t->ssl);
-    int error = n == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, n);
-    if ((error != SSL_ERROR_NONE && error != SSL_ERROR_WANT_READ) || send_records(t) < 0) {
-        close_tunnel(t);
-        return;
-    }
-    if (error == SSL_ERROR_WANT_READ) return;
+static void start_relaying(struct tunnel *t) {
     t->state = RELAYING;
     if (mode == REVERSE && (t->plain.fd = connect_unix()) < 0) {
         close_tunnel(t);
@@ -241,15 +256,26 @@ static void handshake(struct tunnel *t) {
     if (progress(t) < 0) close_tunnel(t);
 }
 
+static void handshake(struct tunnel *t) {
+    int n = SSL_do_handshake(t->ssl);
+    int error = n == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, n);
+    if ((error != SSL_ERROR_NONE && error != SSL_ERROR_WANT_READ) || send_records(t) < 0) {
+        close_tunnel(t);
+        return;
+    }
+    if (error == SSL_ERROR_NONE) start_relaying(t);
+}
+
 static struct tunnel *new_tunnel(int plain, int tls) {
     struct tunnel *t = calloc(1, sizeof *t);
     t->plain = (struct endpoint){.fd = plain, .is_tls = 0, .tunnel = t};
     t->tls = (struct endpoint){.fd = tls, .is_tls = 1, .tunnel = t};
+    int one = 1;
+    setsockopt(tls, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (plain_mode) return t;
     t->ssl = SSL_new(ctx);
     t->wbio = BIO_new(BIO_s_mem());
     SSL_set_bio(t->ssl, BIO_new_socket(tls, BIO_NOCLOSE), t->wbio);
-    int one = 1;
-    setsockopt(tls, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (mode == FORWARD) {
         SSL_set_connect_state(t->ssl);
         SSL_set_tlsext_host_name(t->ssl, server_name);
@@ -303,7 +329,10 @@ static void on_event(struct endpoint *endpoint, unsigned events) {
             close_tunnel(t);
             return;
         }
-        if (t->to_tls.length == 0) handshake(t);
+        if (!t->ssl)
+            start_relaying(t);
+        else if (t->to_tls.length == 0)
+            handshake(t);
         return;
     }
     if (progress(t) < 0 || (t->plain_ended && t->tls_ended && !t->to_tls.length && !t->to_plain.length))
@@ -338,24 +367,27 @@ int main(int argc, char **argv) {
      * being mapped and page-faulted in again on every burst. */
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
     mallopt(M_TRIM_THRESHOLD, 16 << 20);
-    if (argc == 9 && !strcmp(argv[1], "forward")) {
+    plain_mode = argc == 5 && strstr(argv[1], "-plain") != NULL;
+    if ((argc == 9 && !strcmp(argv[1], "forward")) || (plain_mode && !strcmp(argv[1], "forward-plain"))) {
         mode = FORWARD;
         unix_path = argv[2];
-        server_name = argv[8];
         tcp_address = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[4]))};
         inet_pton(AF_INET, argv[3], &tcp_address.sin_addr);
-        ctx = make_context(argv[5], argv[6], argv[7]);
+        if (!plain_mode) {
+            server_name = argv[8];
+            ctx = make_context(argv[5], argv[6], argv[7]);
+        }
         listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
         struct sockaddr_un address = {.sun_family = AF_UNIX};
         strncpy(address.sun_path, unix_path, sizeof address.sun_path - 1);
         unlink(unix_path);
         if (bind(listen_fd, (struct sockaddr *)&address, sizeof address) < 0) die("bind");
-    } else if (argc == 8 && !strcmp(argv[1], "reverse")) {
+    } else if ((argc == 8 && !strcmp(argv[1], "reverse")) || (plain_mode && !strcmp(argv[1], "reverse-plain"))) {
         mode = REVERSE;
         unix_path = argv[4];
         tcp_address = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3]))};
         inet_pton(AF_INET, argv[2], &tcp_address.sin_addr);
-        ctx = make_context(argv[5], argv[6], argv[7]);
+        if (!plain_mode) ctx = make_context(argv[5], argv[6], argv[7]);
         listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         int one = 1;
         setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -363,8 +395,10 @@ int main(int argc, char **argv) {
     } else {
         fprintf(stderr,
                 "usage: %s forward UNIX_PATH HOST PORT CERT KEY CA SERVER_NAME\n"
-                "       %s reverse HOST PORT UNIX_PATH CERT KEY CA\n",
-                argv[0], argv[0]);
+                "       %s reverse HOST PORT UNIX_PATH CERT KEY CA\n"
+                "       %s forward-plain UNIX_PATH HOST PORT\n"
+                "       %s reverse-plain HOST PORT UNIX_PATH\n",
+                argv[0], argv[0], argv[0], argv[0]);
         return 2;
     }
     if (listen(listen_fd, 4096) < 0) die("listen");

@@ -50,7 +50,7 @@ python3 "$ROOT/Benchmarks/ratios.py" "$SESSION/summary.txt" >"$SESSION/ratios.md
 cat "$SESSION/ratios.md"
 echo "full table: $SESSION/results.md"
 # The floors no OpenSSL-based proxy can go below, against this run's HAProxy figures (Benchmarks/floors.sh).
-if [[ -z ${NO_FLOORS:-} ]] && command -v socat >/dev/null; then
+if [[ -z ${NO_FLOORS:-} ]]; then
     echo
     HAPROXY_FROM=$SESSION/summary.txt SHARED=$SHARED "$ROOT/Benchmarks/floors.sh" | tee "$SESSION/floors.md"
 fi
