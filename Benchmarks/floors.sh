@@ -17,15 +17,10 @@
 # Needs gcc, libssl-dev, python3 and the harness at ../shared/bench (or SHARED=/path/to/shared).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=${SHARED:-$ROOT/../shared}/bench
-if [[ ! -f $BENCH/certs.sh ]]; then
-    echo "Benchmarks/floors.sh needs the benchmark harness at $BENCH: check out the steering repository's shared/" \
-        "beside this repository, or set SHARED=/path/to/shared" >&2
-    exit 2
-fi
-for tool in cc openssl python3; do
-    command -v "$tool" >/dev/null || { echo "Benchmarks/floors.sh: '$tool' is missing (apt-get install gcc libssl-dev openssl python3)" >&2; exit 2; }
-done
+# shellcheck source=Benchmarks/lib.sh
+source "$ROOT/Benchmarks/lib.sh"
+require_harness Benchmarks/floors.sh
+require_tools Benchmarks/floors.sh "gcc libssl-dev openssl python3" cc openssl python3
 ROUNDS=${ROUNDS:-3}
 TMP=$(mktemp -d /tmp/sidecar-floors.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

@@ -10,16 +10,10 @@
 # Needs gcc, libssl-dev, python3, haproxy and the harness at ../shared/bench (or SHARED=/path/to/shared).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SHARED=${SHARED:-$ROOT/../shared}
-BENCH=$SHARED/bench
-if [[ ! -x $BENCH/run.sh ]]; then
-    echo "Benchmarks/reference.sh needs the benchmark harness at $BENCH: check out the steering repository's" \
-        "shared/ beside this repository, or set SHARED=/path/to/shared" >&2
-    exit 2
-fi
-for tool in cc haproxy python3; do
-    command -v "$tool" >/dev/null || { echo "Benchmarks/reference.sh: '$tool' is missing (apt-get install gcc libssl-dev haproxy python3)" >&2; exit 2; }
-done
+# shellcheck source=Benchmarks/lib.sh
+source "$ROOT/Benchmarks/lib.sh"
+require_harness Benchmarks/reference.sh
+require_tools Benchmarks/reference.sh "gcc libssl-dev haproxy python3" cc haproxy python3
 SCRATCH=${SCRATCH:-$ROOT/.build-release}
 echo "==> swift build -c release" >&2
 (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar >&2)
