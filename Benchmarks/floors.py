@@ -10,6 +10,8 @@ import re
 import statistics
 import sys
 
+import summary
+
 TPUT_GB = 2**31 / 1e9  # floors.sh runs the relay with TPUT_BYTES=2G
 
 
@@ -24,19 +26,11 @@ def floors(path):
 
 def haproxy_figures(path):
     """HAProxy's medians by (system, metric), from a results.md table or a summary.txt."""
-    figures, samples = {}, collections.defaultdict(list)
+    figures = {}
     header = None
     for line in open(path):
         if line.startswith("| metric |"):
             header = [re.sub(r" \(n=\d+\)$", "", cell.strip()) for cell in line.strip().strip("|").split("|")]
-            continue
-        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-        if {"system", "metric", "value"} <= fields.keys():
-            try:
-                value = float(fields["value"])
-            except ValueError:
-                continue
-            samples[(fields["system"], fields["metric"])].append(value)
             continue
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if header and len(cells) == len(header) and re.fullmatch(r"[a-z0-9_]+", cells[0]):
@@ -44,13 +38,9 @@ def haproxy_figures(path):
                 number = re.match(r"([0-9][0-9,.]*)", cell)
                 if number:
                     figures[(system, cells[0])] = float(number.group(1).replace(",", ""))
-    for key, data in samples.items():
+    for key, data in summary.read(path).items():
         figures[key] = statistics.median(data)
     return figures
-
-
-def number(value):
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
 def main():
@@ -95,7 +85,7 @@ def main():
     print("|---|---|---|---|---|")
     for label, direction, bound, value, made_of in rows:
         within = value <= bound if direction == "≤" else value >= bound
-        print(f"| {label} | {direction} {number(bound)} | {number(value)} | {'yes' if within else 'no'} | {made_of} |")
+        print(f"| {label} | {direction} {summary.number(bound)} | {summary.number(value)} | {'yes' if within else 'no'} | {made_of} |")
     print()
     print("A floor outside the goal's bound means no proxy on OpenSSL 3 and this kernel can meet that goal: each floor "
           "is a part of the work that every such proxy does, and leaves the rest out.")

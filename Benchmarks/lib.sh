@@ -5,8 +5,8 @@
 require_harness() {
     SHARED=${SHARED:-$ROOT/../shared}
     BENCH=$SHARED/bench
-    [[ -x $BENCH/run.sh && -f $BENCH/certs.sh ]] && return 0
-    echo "$1 needs the benchmark harness at $BENCH (run.sh, certs.sh, tunnelbench.c). It lives in the steering" \
+    [[ -x $BENCH/runall.sh && -x $BENCH/run.sh && -f $BENCH/certs.sh && -f $BENCH/tunnelbench.c ]] && return 0
+    echo "$1 needs the benchmark harness at $BENCH (runall.sh, run.sh, certs.sh, tunnelbench.c). It lives in the steering" \
         "repository's shared/ folder: check it out beside this repository, or set SHARED=/path/to/shared" >&2
     exit 2
 }

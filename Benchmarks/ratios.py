@@ -1,29 +1,14 @@
 #!/usr/bin/env python3
 """Reads the harness's summary.txt and prints the performance goals as sidecar/HAProxy ratios (medians)."""
-import collections
-import statistics
 import sys
 
-values = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-    if {"system", "metric", "value"} <= fields.keys():
-        try:
-            values[(fields["system"], fields["metric"])].append(float(fields["value"]))
-        except ValueError:
-            pass
+import summary
 
-
-def median(system, metric):
-    data = values.get((system, metric))
-    return (statistics.median(data), min(data), max(data)) if data else None
+values = summary.read(sys.argv[1])
 
 
 def summed(system, metrics):
-    parts = [median(system, m) for m in metrics]
-    if any(p is None for p in parts):
-        return None
-    return tuple(sum(p[i] for p in parts) for i in range(3))
+    return summary.summed(values, system, metrics)
 
 
 CONNRATE = ["connrate_cpu_us_per_conn_fwd", "connrate_cpu_us_per_conn_rev"]
@@ -54,6 +39,6 @@ for label, metrics, direction, goal, *suffix in GOALS:
     met = "–" if ratio is None else ("yes" if (ratio <= goal if direction == "le" else ratio >= goal) else "no")
     goal_text = ("≤ " if direction == "le" else "≥ ") + f"{goal}×"
     print(f"| {label} | {fmt(haproxy)} | {fmt(sidecar)} | {'–' if ratio is None else f'{ratio:.2f}×'} | {goal_text} | {met} |")
-rate = [(system, median(system, "connrate_conn_per_s")) for system in ("haproxy", "sidecar", "haproxy-noresume", "sidecar-noresume")]
+rate = [(system, summed(system, ["connrate_conn_per_s"])) for system in ("haproxy", "sidecar", "haproxy-noresume", "sidecar-noresume")]
 print()
 print("New connections per second (P=4): " + ", ".join(f"{system} {fmt(value)}" for system, value in rate))

@@ -1,18 +1,11 @@
 #!/usr/bin/env python3
 """Prints Benchmarks/reference.sh's table: HAProxy, sidecar and c-relay, medians [min-max], forward and reverse
 summed, and each one's ratio to HAProxy."""
-import collections
-import statistics
 import sys
 
-values = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-    try:
-        value = float(fields["value"])
-    except (KeyError, ValueError):
-        continue
-    values[(fields["system"], fields["metric"])].append(value)
+import summary
+
+values = summary.read(sys.argv[1])
 
 SYSTEMS = ["haproxy", "sidecar", "c-relay"]
 ROWS = [
@@ -26,21 +19,10 @@ ROWS = [
 ]
 
 
-def summed(system, metrics):
-    parts = [values.get((system, metric)) for metric in metrics]
-    if not all(parts):
-        return None
-    return tuple(sum(f(part) for part in parts) for f in (statistics.median, min, max))
-
-
-def number(value):
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
-
-
 print("| figure | " + " | ".join(SYSTEMS) + " | sidecar / HAProxy | c-relay / HAProxy |")
 print("|---|" + "---|" * (len(SYSTEMS) + 2))
 for label, metrics in ROWS:
-    cells = [summed(system, metrics) for system in SYSTEMS]
-    text = ["–" if c is None else f"{number(c[0])} [{number(c[1])}–{number(c[2])}]" for c in cells]
+    cells = [summary.summed(values, system, metrics) for system in SYSTEMS]
+    text = ["–" if c is None else f"{summary.number(c[0])} [{summary.number(c[1])}–{summary.number(c[2])}]" for c in cells]
     ratios = ["–" if c is None or cells[0] is None else f"{c[0] / cells[0][0]:.2f}×" for c in cells[1:]]
     print(f"| {label} | " + " | ".join(text + ratios) + " |")

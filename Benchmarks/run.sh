@@ -12,19 +12,10 @@
 # Per-connection logging is off on both (sidecar: SIDECAR_LOG_LEVEL=warning).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SHARED=${SHARED:-$ROOT/../shared}
-BENCH=$SHARED/bench
-if [[ ! -x $BENCH/runall.sh ]]; then
-    cat >&2 <<MSG
-Benchmarks/run.sh needs the benchmark harness at $BENCH (runall.sh, run.sh, tunnelbench.c).
-It lives in the steering repository's shared/ folder: check it out beside this repository (so that
-../shared/bench exists), or point SHARED at a copy: SHARED=/path/to/shared Benchmarks/run.sh
-MSG
-    exit 2
-fi
-for tool in haproxy python3 cc taskset; do
-    command -v "$tool" >/dev/null || { echo "Benchmarks/run.sh: '$tool' is missing (apt-get install haproxy python3 gcc util-linux)" >&2; exit 2; }
-done
+# shellcheck source=Benchmarks/lib.sh
+source "$ROOT/Benchmarks/lib.sh"
+require_harness Benchmarks/run.sh
+require_tools Benchmarks/run.sh "haproxy python3 gcc util-linux" haproxy python3 cc taskset
 
 SCRATCH=${SCRATCH:-$ROOT/.build-release}
 echo "==> swift build -c release"

@@ -7,8 +7,10 @@
 # shared harness's load tool (../shared/bench/tunnelbench.c) and certificates (certs.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=${SHARED:-$ROOT/../shared}/bench
-[[ -f $BENCH/tunnelbench.c ]] || { echo "needs the harness at $BENCH (check out shared/ beside this repository, or set SHARED)" >&2; exit 2; }
+# shellcheck source=Benchmarks/lib.sh
+source "$ROOT/Benchmarks/lib.sh"
+require_harness Benchmarks/scale.sh
+require_tools Benchmarks/scale.sh "gcc haproxy" cc haproxy
 IDLE=${IDLE:-10000}
 STORM=${STORM:-2000}
 # Each proxy holds two descriptors per connection; raise the soft limit as far as the hard one allows.
