@@ -35,8 +35,9 @@ public final class TLSContext: @unchecked Sendable {
     private let sessions = Mutex<[String: [SessionReference]]>([:])
     /// `alpn` in wire format (length-prefixed names), kept alive for the ALPN callback.
     private let alpnWire: [UInt8]
-    /// Server role: how often a completed handshake may flush expired sessions from OpenSSL's cache.
-    let sessionFlushInterval: Duration
+    /// Server role: how often, in nanoseconds, a completed handshake may flush expired sessions from OpenSSL's
+    /// cache.
+    private let sessionFlushNanoseconds: Int64
     /// Server role: when expired sessions were last flushed (`NIODeadline` uptime nanoseconds). Handshakes on
     /// every event loop share the context, so one of them wins the exchange and flushes.
     private let lastSessionFlush: Atomic<Int64>
@@ -47,7 +48,8 @@ public final class TLSContext: @unchecked Sendable {
     public init(settings: TLSSettings, role: Role, sessionFlushInterval: Duration = .seconds(10)) throws {
         self.role = role
         self.settings = settings
-        self.sessionFlushInterval = sessionFlushInterval
+        let interval = sessionFlushInterval.components
+        self.sessionFlushNanoseconds = interval.seconds * 1_000_000_000 + interval.attoseconds / 1_000_000_000
         self.lastSessionFlush = Atomic(Int64(clamping: NIODeadline.now().uptimeNanoseconds))
         self.alpnWire = settings.alpn.flatMap { name -> [UInt8] in
             let bytes = Array(name.utf8)
@@ -307,16 +309,14 @@ public final class TLSContext: @unchecked Sendable {
         }
     }
 
-    /// Server role: called after each completed handshake; at most once per `sessionFlushInterval` it frees
+    /// Server role: called after each completed handshake; at most once per flush interval it frees
     /// the sessions past `tune.ssl.lifetime` from OpenSSL's cache. A full cache also makes room by itself,
     /// dropping its oldest session, so this bounds how long expired sessions hold memory, not how many.
     func handshakeCompleted() {
         guard role == .server, settings.sessionCacheSize > 0 else { return }
         let now = Int64(clamping: NIODeadline.now().uptimeNanoseconds)
         let last = lastSessionFlush.load(ordering: .relaxed)
-        let interval = sessionFlushInterval.components
-        let intervalNanoseconds = interval.seconds * 1_000_000_000 + interval.attoseconds / 1_000_000_000
-        guard now - last >= intervalNanoseconds,
+        guard now - last >= sessionFlushNanoseconds,
             lastSessionFlush.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
         else { return }
         SSL_CTX_flush_sessions(context, time(nil))
