@@ -72,7 +72,7 @@ public struct CertificateExpiry: Sendable, Hashable {
                 return nil
             }
             return CertificateExpiry(
-                file: file, role: role, subject: PeerCertificate.oneLine(X509_get_subject_name(certificate)),
+                file: file, role: role, subject: PeerCertificate.distinguishedName(X509_get_subject_name(certificate)),
                 notAfter: Date(timeIntervalSince1970: TimeInterval(seconds)), location: location)
         }
     }

@@ -5,10 +5,29 @@ import COpenSSLShims
 ///
 /// Plain values only: safe to log, to keep after the connection ends and to pass between threads.
 public struct PeerCertificate: Sendable, Hashable {
-    /// Subject in OpenSSL's one-line form, as HAProxy's `ssl_c_s_dn`: `/C=FR/O=Example/CN=node1`.
+    /// One attribute of a distinguished name, as the certificate holds it.
+    public struct NameEntry: Sendable, Hashable {
+        /// OpenSSL's short name (`CN`, `O`, `OU`, `emailAddress`), or the dotted OID of an unknown attribute.
+        public var shortName: String
+        /// The value as UTF-8, unescaped: what `ssl_c_s_dn(ENTRY)` matches.
+        public var value: String
+
+        public init(shortName: String, value: String) {
+            self.shortName = shortName
+            self.value = value
+        }
+    }
+
+    /// Subject in HAProxy's `ssl_c_s_dn` form, `/C=FR/O=Example/CN=node1`, with `\`, `/` and control
+    /// characters inside values escaped as `\5C`, `\2F`, `\0A`... (see `distinguishedName(_:)`).
     public var subject: String
     /// Issuer in the same form, as `ssl_c_i_dn`.
     public var issuer: String
+    /// The subject's attributes in order, read from the certificate's `X509_NAME` (never parsed back out of
+    /// `subject`), for `ssl_c_s_dn(ENTRY)`.
+    public var subjectEntries: [NameEntry]
+    /// The issuer's attributes in order, for `ssl_c_i_dn(ENTRY)`.
+    public var issuerEntries: [NameEntry]
     /// Serial number in upper-case hex, as `ssl_c_serial,hex`.
     public var serialHex: String
     /// The subject's common name(s).
@@ -24,10 +43,12 @@ public struct PeerCertificate: Sendable, Hashable {
 
     /// Copies the fields out of `certificate`, a borrowed `X509*` (not retained, not freed here).
     init(borrowing certificate: OpaquePointer) {
-        subject = Self.oneLine(X509_get_subject_name(certificate))
-        issuer = Self.oneLine(X509_get_issuer_name(certificate))
+        subjectEntries = Self.nameEntries(X509_get_subject_name(certificate))
+        issuerEntries = Self.nameEntries(X509_get_issuer_name(certificate))
+        subject = Self.distinguishedName(subjectEntries)
+        issuer = Self.distinguishedName(issuerEntries)
         serialHex = Self.serialHex(certificate)
-        commonNames = Self.entries(X509_get_subject_name(certificate), nid: NID_commonName)
+        commonNames = subjectEntries.filter { $0.shortName == "CN" }.map(\.value)
         var dns: [String] = []
         var ips: [String] = []
         var uris: [String] = []
@@ -70,26 +91,52 @@ public struct PeerCertificate: Sendable, Hashable {
     /// The common name, or the subject when there is none, for short log lines.
     public var displayName: String { commonNames.first ?? subject }
 
-    static func oneLine(_ name: OpaquePointer?) -> String {
-        guard let name else { return "" }
-        // X509_NAME_oneline with a NULL buffer allocates the string; we free it with OPENSSL_free.
-        guard let text = X509_NAME_oneline(name, nil, 0) else { return "" }
-        defer { COpenSSLShims_OPENSSL_free(text) }
-        return String(cString: text)
+    /// `name` (borrowed) in the `ssl_c_s_dn` form; see `distinguishedName(_ entries:)`.
+    static func distinguishedName(_ name: OpaquePointer?) -> String {
+        distinguishedName(nameEntries(name))
     }
 
-    static func entries(_ name: OpaquePointer?, nid: Int32) -> [String] {
-        guard let name else { return [] }
-        var result: [String] = []
-        var index: Int32 = -1
-        while true {
-            index = X509_NAME_get_index_by_NID(name, nid, index)
-            if index < 0 { break }
-            // Entries and their data are borrowed from `name`.
-            guard let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else {
-                continue
+    /// `/SN=value/SN=value...` in the certificate's order, as HAProxy writes `ssl_c_s_dn`, except that each value
+    /// escapes `\` as `\5C`, `/` as `\2F` and control characters (U+0000 to U+001F, U+007F) as `\` and two
+    /// hex digits (RFC 4514's hex pairs). HAProxy copies values as they are, so there an `O` of `x/OU=admins`
+    /// reads as two entries and a newline ends a log line; here a value can never produce a separator, a
+    /// line break or a NUL. Values are UTF-8 (OpenSSL's `X509_NAME_oneline` escaped non-ASCII bytes as `\xC3`).
+    static func distinguishedName(_ entries: [NameEntry]) -> String {
+        var text = ""
+        for entry in entries {
+            text += "/"
+            text += entry.shortName
+            text += "="
+            for scalar in entry.value.unicodeScalars {
+                switch scalar.value {
+                case 0x5C, 0x2F, 0x00..<0x20, 0x7F:
+                    text += "\\" + hex(UInt8(scalar.value))
+                default:
+                    text.unicodeScalars.append(scalar)
+                }
             }
-            if let text = asn1Text(UnsafePointer(data)) { result.append(text) }
+        }
+        return text
+    }
+
+    /// The attributes of `name` (borrowed) in order; entries and their data are borrowed from `name` too.
+    static func nameEntries(_ name: OpaquePointer?) -> [NameEntry] {
+        guard let name else { return [] }
+        var result: [NameEntry] = []
+        for index in 0..<X509_NAME_entry_count(name) {
+            guard let entry = X509_NAME_get_entry(name, index), let object = X509_NAME_ENTRY_get_object(entry),
+                let data = X509_NAME_ENTRY_get_data(entry)
+            else { continue }
+            let nid = OBJ_obj2nid(object)
+            let shortName: String
+            if nid != NID_undef, let text = OBJ_nid2sn(nid) {
+                shortName = String(cString: text)
+            } else {
+                var buffer = [CChar](repeating: 0, count: 128)
+                let length = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
+                shortName = length > 0 ? String(cString: buffer) : "?"
+            }
+            result.append(NameEntry(shortName: shortName, value: asn1Text(UnsafePointer(data)) ?? ""))
         }
         return result
     }

@@ -13,14 +13,14 @@ import Synchronization
 public final class PeerCertificateHandle: Sendable {
     private nonisolated(unsafe) let certificate: OpaquePointer
     private let cached = Mutex<PeerCertificate?>(nil)
-    /// Subject in OpenSSL's one-line form, as HAProxy's `ssl_c_s_dn`.
+    /// Subject in the `ssl_c_s_dn` form, separators in values escaped (`PeerCertificate.distinguishedName`).
     public let subject: String
 
     /// Takes a reference to `certificate`, a borrowed `X509*`.
     init(retaining certificate: OpaquePointer) {
         X509_up_ref(certificate)
         self.certificate = certificate
-        subject = PeerCertificate.oneLine(X509_get_subject_name(certificate))
+        subject = PeerCertificate.distinguishedName(X509_get_subject_name(certificate))
     }
 
     deinit {

@@ -91,13 +91,11 @@ public struct PeerIdentity: Sendable {
         case .subjectDN(let entry):
             guard let certificate else { return nil }
             guard let entry else { return certificate.subject }
-            // The CN list holds the UTF-8 values (the one-line form escapes non-ASCII bytes).
-            if entry.name == "CN" { return Self.occurrence(entry.occurrence, in: certificate.commonNames) }
-            return Self.entry(entry, inOneLine: certificate.subject)
+            return Self.entry(entry, in: certificate.subjectEntries)
         case .issuerDN(let entry):
             guard let certificate else { return nil }
             guard let entry else { return certificate.issuer }
-            return Self.entry(entry, inOneLine: certificate.issuer)
+            return Self.entry(entry, in: certificate.issuerEntries)
         case .serial:
             return certificate?.serialHex
         case .sha1:
@@ -112,41 +110,11 @@ public struct PeerIdentity: Sendable {
         return values.indices.contains(index) ? values[index] : nil
     }
 
-    /// One entry of OpenSSL's one-line DN (`/C=FR/O=Example/CN=node1`). A `/` starts a new entry only when a
-    /// short name and `=` follow it, so a value may hold `/`.
-    static func entry(_ entry: ACLFetch.DNEntry, inOneLine name: String) -> String? {
-        var values: [Substring] = []
-        var utf8 = name.utf8[...]
-        while let slash = utf8.firstIndex(of: UInt8(ascii: "/")) {
-            let rest = utf8[utf8.index(after: slash)...]
-            guard let equals = rest.firstIndex(of: UInt8(ascii: "=")),
-                rest[..<equals].allSatisfy({ isShortNameByte($0) }), equals > rest.startIndex
-            else {
-                utf8 = rest
-                continue
-            }
-            var end = rest[equals...].dropFirst().startIndex
-            var scan = end
-            while scan < rest.endIndex {
-                if rest[scan] == UInt8(ascii: "/"), startsEntry(rest[rest.index(after: scan)...]) { break }
-                scan = rest.index(after: scan)
-            }
-            end = scan
-            let key = Substring(rest[..<equals])
-            if key.uppercased() == entry.name { values.append(Substring(rest[rest.index(after: equals)..<end])) }
-            utf8 = rest[end...]
-        }
-        return occurrence(entry.occurrence, in: values.map(String.init))
-    }
-
-    private static func isShortNameByte(_ byte: UInt8) -> Bool {
-        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
-            || byte == UInt8(ascii: ".")
-    }
-
-    private static func startsEntry(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
-        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals > bytes.startIndex else { return false }
-        return bytes[..<equals].allSatisfy(isShortNameByte)
+    /// The value of one attribute, read from the certificate's name entries (as HAProxy's
+    /// `ssl_sock_get_dn_entry`): a `/` inside a value is part of that value, never a new entry.
+    static func entry(_ entry: ACLFetch.DNEntry, in entries: [PeerCertificate.NameEntry]) -> String? {
+        let values = entries.filter { $0.shortName.uppercased() == entry.name }.map(\.value)
+        return occurrence(entry.occurrence, in: values)
     }
 
     // MARK: allow-* lists

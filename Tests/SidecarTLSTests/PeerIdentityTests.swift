@@ -192,12 +192,4 @@ import Testing
         #expect(!PeerIdentity.dnsName("a.b.example.com", matches: "*.example.com"))
         #expect(!PeerIdentity.dnsName("example.com", matches: "*.example.com"))
     }
-
-    @Test func oneLineDNEntries() {
-        let name = "/C=FR/O=Example/Org/OU=a/OU=b/CN=node1"
-        #expect(PeerIdentity.entry(.init(name: "O"), inOneLine: name) == "Example/Org")
-        #expect(PeerIdentity.entry(.init(name: "OU"), inOneLine: name) == "a")
-        #expect(PeerIdentity.entry(.init(name: "OU", occurrence: -1), inOneLine: name) == "b")
-        #expect(PeerIdentity.entry(.init(name: "L"), inOneLine: name) == nil)
-    }
 }
