@@ -33,6 +33,10 @@ void COpenSSLShims_BIO_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio);
 
 int COpenSSLShims_sk_X509_num(const STACK_OF(X509) *stack) { return sk_X509_num(stack); }
 X509 *COpenSSLShims_sk_X509_value(const STACK_OF(X509) *stack, int index) { return sk_X509_value(stack, index); }
+int COpenSSLShims_sk_X509_OBJECT_num(const STACK_OF(X509_OBJECT) *stack) { return sk_X509_OBJECT_num(stack); }
+X509_OBJECT *COpenSSLShims_sk_X509_OBJECT_value(const STACK_OF(X509_OBJECT) *stack, int index) {
+    return sk_X509_OBJECT_value(stack, index);
+}
 int COpenSSLShims_sk_GENERAL_NAME_num(const STACK_OF(GENERAL_NAME) *stack) { return sk_GENERAL_NAME_num(stack); }
 GENERAL_NAME *COpenSSLShims_sk_GENERAL_NAME_value(const STACK_OF(GENERAL_NAME) *stack, int index) {
     return sk_GENERAL_NAME_value(stack, index);

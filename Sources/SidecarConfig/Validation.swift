@@ -30,6 +30,20 @@ package enum Validation {
                 )
             }
             for bind in frontend.binds {
+                if let tls = bind.tls, tls.caFile == "@system-ca", tls.verify != .none,
+                    tls.allowedPeers.isEmpty, !restrictsIdentity(frontend)
+                {
+                    diagnostics.append(
+                        ConfigDiagnostic(
+                            .error,
+                            "bind '\(bind.address)' verifies clients against '@system-ca' with no identity rule: "
+                                + "anyone who can get a certificate from any public CA would get in; use your own "
+                                + "CA in 'ca-file', or restrict who may connect ('allow-cn'/'allow-dns'/'allow-uri'/"
+                                + "'allow-ip', or a 'tcp-request session reject unless { ssl_c_s_dn(CN) ... }' rule)",
+                            at: bind.location
+                        )
+                    )
+                }
                 if let other = bound[bind.address] {
                     diagnostics.append(
                         ConfigDiagnostic(
@@ -130,6 +144,19 @@ package enum Validation {
             }
         }
         return diagnostics
+    }
+
+    /// Whether `frontend` has a `tcp-request` rule that looks at the client certificate's identity (subject,
+    /// issuer, serial or fingerprint), so that not every certificate that verifies gets in.
+    static func restrictsIdentity(_ frontend: Frontend) -> Bool {
+        (frontend.connectionRules + frontend.sessionRules).contains { rule in
+            rule.condition?.allACLs.contains { acl in
+                switch acl.fetch {
+                case .subjectDN, .issuerDN, .serial, .sha1: return true
+                default: return false
+                }
+            } ?? false
+        }
     }
 
     /// Errors for a configuration whose shape does not fit `mode`.

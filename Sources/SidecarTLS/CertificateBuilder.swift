@@ -13,15 +13,15 @@ import COpenSSLShims
     import Darwin
 #endif
 
-/// Builds and signs one X.509 v3 certificate: a CA (root or intermediate) or a leaf usable as both
-/// TLS server and TLS client certificate.
+/// Builds and signs one X.509 v3 certificate: a CA (root or intermediate), or a leaf for a TLS client or a
+/// TLS server (`LeafPurpose`).
 struct CertificateBuilder {
     /// What the certificate may do; decides basicConstraints, keyUsage and extendedKeyUsage.
     enum Role {
         /// May sign certificates and CRLs; `pathLength` limits the CAs below it (nil: no limit).
         case certificateAuthority(pathLength: Int?)
-        /// An end entity for TLS servers and clients; `algorithm` decides the key usage bits.
-        case leaf(KeyAlgorithm)
+        /// An end entity; `algorithm` decides the key usage bits, `purpose` the extendedKeyUsage.
+        case leaf(KeyAlgorithm, LeafPurpose)
     }
 
     /// One subjectAltName entry, checked when it is made.
@@ -205,7 +205,7 @@ struct CertificateBuilder {
                 (NID_subject_key_identifier, "hash"),
                 (NID_authority_key_identifier, "keyid:always"),
             ]
-        case .leaf(let algorithm):
+        case .leaf(let algorithm, let purpose):
             // RSA key exchange (TLS 1.2 RSA suites) encrypts with the certificate's key: keyEncipherment.
             let keyUsage =
                 switch algorithm {
@@ -215,7 +215,7 @@ struct CertificateBuilder {
             return [
                 (NID_basic_constraints, "critical,CA:FALSE"),
                 (NID_key_usage, keyUsage),
-                (NID_ext_key_usage, "serverAuth,clientAuth"),
+                (NID_ext_key_usage, purpose.extendedKeyUsage),
                 (NID_subject_key_identifier, "hash"),
                 (NID_authority_key_identifier, "keyid:always"),
             ]

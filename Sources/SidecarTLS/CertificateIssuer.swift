@@ -8,9 +8,9 @@ import COpenSSL
 
 /// Issues leaf certificates signed by a `CertificateAuthority` (`sidecar certs leaf`).
 ///
-/// Every leaf is usable as TLS server and TLS client certificate: basicConstraints CA:FALSE, keyUsage
-/// digitalSignature (and keyEncipherment for RSA), extendedKeyUsage serverAuth and clientAuth, subject and
-/// authority key identifiers, a random 128-bit serial number, signed with SHA-256.
+/// A leaf is for one role: extendedKeyUsage clientAuth (a node, the default) or serverAuth (the controller),
+/// see `LeafPurpose`; besides, basicConstraints CA:FALSE, keyUsage digitalSignature (and keyEncipherment for
+/// RSA), subject and authority key identifiers, a random 128-bit serial number, signed with SHA-256.
 public struct CertificateIssuer {
     /// The CA that signs.
     public let authority: CertificateAuthority
@@ -38,6 +38,7 @@ public struct CertificateIssuer {
     ///   - uris: subjectAltName URI entries, e.g. the SPIFFE ID `spiffe://example.org/node/a`.
     ///   - days: validity in days from now (1 to 36500).
     ///   - algorithm: the key type of the leaf; independent of the CA's.
+    ///   - purpose: client (a node's certificate) or server (the controller's).
     ///   - fileName: NAME; by default the common name, which must then be a safe file name.
     ///   - directory: where to write.
     ///   - force: replace existing files; without it an existing file is an error and nothing is written.
@@ -51,6 +52,7 @@ public struct CertificateIssuer {
         uris: [String] = [],
         days: Int = 825,
         algorithm: KeyAlgorithm = .ecP256,
+        purpose: LeafPurpose = .client,
         fileName: String? = nil,
         in directory: URL,
         force: Bool = false
@@ -63,6 +65,7 @@ public struct CertificateIssuer {
             uris: uris,
             validity: .days(days),
             algorithm: algorithm,
+            purpose: purpose,
             fileName: fileName,
             in: directory,
             force: force
@@ -79,6 +82,7 @@ public struct CertificateIssuer {
         uris: [String] = [],
         validity: CertificateValidity,
         algorithm: KeyAlgorithm = .ecP256,
+        purpose: LeafPurpose = .client,
         fileName: String? = nil,
         in directory: URL,
         force: Bool = false
@@ -97,7 +101,8 @@ public struct CertificateIssuer {
         let key = try algorithm.generatePrivateKey()
         defer { EVP_PKEY_free(key) }
         let builder = CertificateBuilder(
-            commonName: commonName, role: .leaf(algorithm), validity: validity, alternativeNames: alternativeNames)
+            commonName: commonName, role: .leaf(algorithm, purpose), validity: validity,
+            alternativeNames: alternativeNames)
         let leaf = try builder.build(subjectKey: key, issuer: (authority.certificate, authority.privateKey))
         defer { X509_free(leaf) }
 

@@ -205,7 +205,9 @@ final class TLSConnection {
         if let verifyFailure {
             return TLSError(
                 .certificateRejected,
-                Self.verifyReason(verifyFailure.code, certificate: verifyFailure.certificate, ssl: ssl),
+                Self.verifyReason(
+                    verifyFailure.code, depth: verifyFailure.depth, certificate: verifyFailure.certificate, ssl: ssl,
+                    role: context.role),
                 certificate: verifyFailure.certificate, openSSLErrors: errors)
         }
         let reasons = errors.compactMap(Self.reason(of:))
@@ -254,8 +256,20 @@ final class TLSConnection {
         entry.split(separator: ":", omittingEmptySubsequences: false).last.map(String.init)
     }
 
-    private static func verifyReason(_ code: Int32, certificate: PeerCertificate?, ssl: OpaquePointer) -> String {
+    private static func verifyReason(
+        _ code: Int32, depth: Int32, certificate: PeerCertificate?, ssl: OpaquePointer, role: TLSContext.Role
+    ) -> String {
         switch code {
+        case X509_V_ERR_INVALID_PURPOSE where depth == 0:
+            // The peer's role is the opposite of ours.
+            switch role {
+            case .server:
+                return "certificate is not for a TLS client (its extendedKeyUsage lacks clientAuth): present a "
+                    + "client certificate ('sidecar certs leaf' without --server)"
+            case .client:
+                return "certificate is not for a TLS server (its extendedKeyUsage lacks serverAuth): give the "
+                    + "server a certificate made with 'sidecar certs leaf --server'"
+            }
         case X509_V_ERR_CERT_HAS_EXPIRED:
             return "certificate has expired" + (certificate?.notAfterText.map { " on \($0)" } ?? "")
         case X509_V_ERR_CERT_NOT_YET_VALID:

@@ -33,8 +33,15 @@ public final class TLSContext: @unchecked Sendable {
     /// one reference owned by this cache, handed to the connection that takes it, or released when pushed
     /// out or in `deinit`.
     private let sessions = Mutex<[String: [SessionReference]]>([:])
-    /// `alpn` in wire format (length-prefixed names), kept alive for the ALPN callback.
-    private let alpnWire: [UInt8]
+    /// `alpn` in wire format (length-prefixed names); empty when there is none.
+    ///
+    /// Owned by this object: allocated once in `init`, freed in `deinit`, never written after `init`. On the
+    /// server role, the pointer that `SSL_select_next_proto` returns points into this storage (into the
+    /// list passed as its `server` argument, ours) and OpenSSL copies the selected name only after the
+    /// callback returns, so the storage must outlive every handshake on this context: it does, because
+    /// each connection holds a strong reference to its `TLSContext` and the `SSL_CTX` (whose callback
+    /// argument is this object) is freed in the same `deinit`.
+    private let alpnWire: UnsafeMutableBufferPointer<UInt8>
     /// Server role: how often, in nanoseconds, a completed handshake may flush expired sessions from OpenSSL's
     /// cache.
     private let sessionFlushNanoseconds: Int64
@@ -51,12 +58,16 @@ public final class TLSContext: @unchecked Sendable {
         let interval = sessionFlushInterval.components
         self.sessionFlushNanoseconds = interval.seconds * 1_000_000_000 + interval.attoseconds / 1_000_000_000
         self.lastSessionFlush = Atomic(Int64(clamping: NIODeadline.now().uptimeNanoseconds))
-        self.alpnWire = settings.alpn.flatMap { name -> [UInt8] in
+        let wire = settings.alpn.flatMap { name -> [UInt8] in
             let bytes = Array(name.utf8)
             return [UInt8(truncatingIfNeeded: bytes.count)] + bytes
         }
+        // Freed in `deinit`, or here if the context cannot be created (deinit does not run then).
+        self.alpnWire = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: wire.count)
+        _ = self.alpnWire.initialize(from: wire)
         OpenSSLErrorQueue.clear()
         guard let context = SSL_CTX_new(role == .server ? TLS_server_method() : TLS_client_method()) else {
+            alpnWire.deallocate()
             throw TLSContextError("TLS", "cannot create an OpenSSL context", openSSLErrors: OpenSSLErrorQueue.drain())
         }
         self.context = context
@@ -67,10 +78,14 @@ public final class TLSContext: @unchecked Sendable {
     deinit {
         for session in sessions.withLock({ $0.values.joined() }) { SSL_SESSION_free(session.pointer) }
         SSL_CTX_free(context)
+        alpnWire.deallocate()
     }
 
     private func configure() throws {
         COpenSSLShims_SSL_CTX_set_sidecar_defaults(context)
+        // Never a passphrase prompt: without a callback OpenSSL asks on /dev/tty for an encrypted key, and
+        // start, reload or `sidecar check` would hang on a terminal (or wait for nobody under systemd).
+        SSL_CTX_set_default_passwd_cb(context, tlsRefusePassphraseCallback)
         // Idle D-Bus connections are the common case: give the read/write buffers back while idle.
         // No automatic chain: send the `crt` file's certificates as they are, as HAProxy does. OpenSSL would
         // otherwise complete the chain from the CA store and send the root too, which the peer already has
@@ -135,7 +150,7 @@ public final class TLSContext: @unchecked Sendable {
         let keyFile: String
         if let explicit = settings.keyFile {
             keyFile = explicit
-        } else if Self.fileContainsPrivateKey(certificateFile) {
+        } else if Self.fileContainsPrivateKey(certificateFile) || Self.isEncryptedPrivateKey(certificateFile) {
             keyFile = certificateFile
         } else if let sibling = Self.keySibling(of: certificateFile) {
             keyFile = sibling
@@ -146,6 +161,12 @@ public final class TLSContext: @unchecked Sendable {
             )
         }
         try Self.requireReadable(keyFile, what: "private key")
+        if Self.isEncryptedPrivateKey(keyFile) {
+            throw TLSContextError(
+                "private key \(keyFile)",
+                "is encrypted with a passphrase, and sidecar runs unattended and never asks for one: decrypt it "
+                    + "(openssl pkey -in \(keyFile) -out NEW.key), keep NEW.key mode 0600, and use that file")
+        }
         guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
             let errors = OpenSSLErrorQueue.drain()
             if errors.contains(where: { $0.hasSuffix("key values mismatch") }) {
@@ -211,11 +232,40 @@ public final class TLSContext: @unchecked Sendable {
         }
         // The BIO and the key read from it are ours; both freed here.
         defer { BIO_free(bio) }
-        let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil)
+        // The refusing callback: an encrypted key here must not make OpenSSL prompt on the terminal.
+        let key = PEM_read_bio_PrivateKey(bio, nil, tlsRefusePassphraseCallback, nil)
         _ = OpenSSLErrorQueue.drain()
         guard let key else { return false }
         EVP_PKEY_free(key)
         return true
+    }
+
+    /// Whether `path` holds a passphrase-protected PEM private key: PKCS#8 `ENCRYPTED PRIVATE KEY`, or a
+    /// traditional key with `Proc-Type: 4,ENCRYPTED`.
+    static func isEncryptedPrivateKey(_ path: String) -> Bool {
+        guard let bio = BIO_new_file(path, "r") else {
+            _ = OpenSSLErrorQueue.drain()
+            return false
+        }
+        // The BIO is ours until BIO_free; every block PEM_read_bio returns is ours and freed in the loop.
+        defer { BIO_free(bio) }
+        var encrypted = false
+        while !encrypted {
+            var name: UnsafeMutablePointer<CChar>?
+            var header: UnsafeMutablePointer<CChar>?
+            var data: UnsafeMutablePointer<UInt8>?
+            var length = 0
+            guard PEM_read_bio(bio, &name, &header, &data, &length) == 1 else { break }
+            let kind = name.map { String(cString: $0) } ?? ""
+            let headers = header.map { String(cString: $0) } ?? ""
+            encrypted =
+                kind == "ENCRYPTED PRIVATE KEY" || (kind.hasSuffix("PRIVATE KEY") && headers.contains("ENCRYPTED"))
+            COpenSSLShims_OPENSSL_free(name)
+            COpenSSLShims_OPENSSL_free(header)
+            COpenSSLShims_OPENSSL_free(data)
+        }
+        _ = OpenSSLErrorQueue.drain()
+        return encrypted
     }
 
     static func requireReadable(_ path: String, what: String) throws {
@@ -253,13 +303,7 @@ public final class TLSContext: @unchecked Sendable {
                 "verification is enabled but no CA file is given ('ca-file')")
         }
         if let crlFile = settings.crlFile {
-            try Self.requireReadable(crlFile, what: "CRL file")
-            let store = SSL_CTX_get_cert_store(context)
-            guard X509_STORE_load_file(store, crlFile) == 1 else {
-                throw TLSContextError(
-                    "CRL file \(crlFile)", "holds no PEM CRL", openSSLErrors: OpenSSLErrorQueue.drain())
-            }
-            X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+            try loadRevocationLists(crlFile)
         }
         var mode: Int32
         switch (settings.verify, role) {
@@ -269,6 +313,95 @@ public final class TLSContext: @unchecked Sendable {
         case (.required, .client): mode = SSL_VERIFY_PEER
         }
         SSL_CTX_set_verify(context, mode, tlsVerifyCallback)
+        // The peer's leaf must be made for its role: a client certificate (extendedKeyUsage clientAuth) on a
+        // listener, a server certificate (serverAuth) toward a server. OpenSSL's TLS defaults check the same,
+        // but only as an inherited default; stated here, no verify parameter can drop it. A certificate
+        // without extendedKeyUsage is good for any purpose (RFC 5280), as in OpenSSL and HAProxy.
+        _ = SSL_CTX_set_purpose(context, role == .server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER)
+    }
+
+    /// Adds the CRLs of `crlFile`, and nothing else, to the context's store, and turns CRL checks on for every
+    /// CA of a chain (`CRL_CHECK_ALL`, as HAProxy).
+    ///
+    /// Not `X509_STORE_load_file`: it adds the certificates of the file too, and a certificate in the store is a
+    /// trust anchor, so a CA certificate slipped into `crl-file` would let that CA's clients in. Here a
+    /// certificate, or any PEM block other than a CRL, is an error, and so is a CRL whose issuer is not a CA of
+    /// `ca-file` (by name and signature): it could revoke nothing we trust, so it is a mistake.
+    private func loadRevocationLists(_ crlFile: String) throws {
+        try Self.requireReadable(crlFile, what: "CRL file")
+        let store = SSL_CTX_get_cert_store(context)
+        let authorities = trustedAuthorities(in: store)
+        guard let bio = BIO_new_file(crlFile, "r") else {
+            throw TLSContextError("CRL file \(crlFile)", "cannot be read", openSSLErrors: OpenSSLErrorQueue.drain())
+        }
+        // The BIO is ours until BIO_free.
+        defer { BIO_free(bio) }
+        var count = 0
+        while true {
+            // PEM_read_bio allocates the name, header and data of the next block; all three are ours.
+            var name: UnsafeMutablePointer<CChar>?
+            var header: UnsafeMutablePointer<CChar>?
+            var data: UnsafeMutablePointer<UInt8>?
+            var length = 0
+            guard PEM_read_bio(bio, &name, &header, &data, &length) == 1 else {
+                let errors = OpenSSLErrorQueue.drain()
+                // "no start line" after at least one block is the normal end of the file.
+                if count > 0 && errors.allSatisfy({ $0.hasSuffix("no start line") }) { break }
+                throw TLSContextError(
+                    "CRL file \(crlFile)", count == 0 ? "holds no PEM CRL" : "is not valid PEM after CRL \(count)",
+                    openSSLErrors: errors)
+            }
+            defer {
+                COpenSSLShims_OPENSSL_free(name)
+                COpenSSLShims_OPENSSL_free(header)
+                COpenSSLShims_OPENSSL_free(data)
+            }
+            let kind = name.map { String(cString: $0) } ?? ""
+            guard kind == "X509 CRL" else {
+                let what = kind.hasSuffix("CERTIFICATE") ? "a certificate" : "a '\(kind)' block"
+                throw TLSContextError(
+                    "CRL file \(crlFile)",
+                    "holds \(what) (PEM block \(count + 1)); crl-file takes CRLs only: put CA certificates in "
+                        + "ca-file")
+            }
+            // d2i_X509_CRL returns a CRL we own (freed below); X509_STORE_add_crl takes its own reference.
+            var cursor = UnsafePointer(data)
+            guard let crl = d2i_X509_CRL(nil, &cursor, length) else {
+                throw TLSContextError(
+                    "CRL file \(crlFile)", "CRL \(count + 1) cannot be decoded",
+                    openSSLErrors: OpenSSLErrorQueue.drain())
+            }
+            defer { X509_CRL_free(crl) }
+            let issuer = PeerCertificate.distinguishedName(X509_CRL_get_issuer(crl))
+            guard
+                authorities.contains(where: { authority in
+                    X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(authority)) == 0
+                        && X509_get0_pubkey(authority).map { X509_CRL_verify(crl, $0) == 1 } == true
+                })
+            else {
+                _ = OpenSSLErrorQueue.drain()
+                throw TLSContextError(
+                    "CRL file \(crlFile)",
+                    "holds a CRL issued by '\(issuer)', which is not a CA of ca-file (or its signature does not "
+                        + "verify with that CA's key)")
+            }
+            guard X509_STORE_add_crl(store, crl) == 1 else {
+                throw TLSContextError(
+                    "CRL file \(crlFile)", "cannot use the CRL issued by '\(issuer)'",
+                    openSSLErrors: OpenSSLErrorQueue.drain())
+            }
+            count += 1
+        }
+        X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+    }
+
+    /// The CA certificates loaded into `store` from `ca-file` (borrowed from the store, valid while it lives).
+    private func trustedAuthorities(in store: OpaquePointer?) -> [OpaquePointer] {
+        // X509_STORE_get0_objects returns the store's own stack; nothing here is ours to free.
+        guard let store, let objects = X509_STORE_get0_objects(store) else { return [] }
+        return (0..<COpenSSLShims_sk_X509_OBJECT_num(objects)).compactMap { index in
+            COpenSSLShims_sk_X509_OBJECT_value(objects, index).flatMap { X509_OBJECT_get0_X509($0) }
+        }
     }
 
     // MARK: sessions
@@ -389,27 +522,30 @@ public final class TLSContext: @unchecked Sendable {
         guard !alpnWire.isEmpty else { return }
         switch role {
         case .client:
-            _ = alpnWire.withUnsafeBufferPointer { SSL_CTX_set_alpn_protos(context, $0.baseAddress, UInt32($0.count)) }
+            // SSL_CTX_set_alpn_protos copies the list.
+            _ = SSL_CTX_set_alpn_protos(context, alpnWire.baseAddress, UInt32(alpnWire.count))
         case .server:
-            // The callback reads `alpnWire` through an unretained pointer to self: the SSL_CTX, and so the
-            // callback, never outlives this object.
+            // The callback reaches `alpnWire` through an unretained pointer to self: the SSL_CTX, and so the
+            // callback, never outlives this object (see `alpnWire`).
             SSL_CTX_set_alpn_select_cb(context, tlsALPNSelectCallback, Unmanaged.passUnretained(self).toOpaque())
         }
     }
 
+    /// Server role: picks the first of our `alpn` names the client offered (our order of preference).
+    /// A client offering none of them gets a fatal `no_application_protocol` alert.
     fileprivate func selectALPN(
         _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<UInt8>?,
         _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32
     ) -> Int32 {
-        alpnWire.withUnsafeBufferPointer { ours in
-            var selected: UnsafeMutablePointer<UInt8>?
-            let result = SSL_select_next_proto(
-                &selected, outLength, ours.baseAddress, UInt32(ours.count), offered, offeredLength)
-            guard result == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_ALERT_FATAL }
-            // `selected` points into `offered`, which OpenSSL keeps alive for the handshake.
-            out?.pointee = UnsafePointer(selected)
-            return SSL_TLSEXT_ERR_OK
-        }
+        var selected: UnsafeMutablePointer<UInt8>?
+        // `alpnWire` goes in as the `server` list: on a match OpenSSL points `selected` at the name inside
+        // it (never into `offered`). That storage lives as long as this context (see `alpnWire`), longer
+        // than the handshake, and OpenSSL copies the name after we return.
+        let result = SSL_select_next_proto(
+            &selected, outLength, alpnWire.baseAddress, UInt32(alpnWire.count), offered, offeredLength)
+        guard result == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+        out?.pointee = UnsafePointer(selected)
+        return SSL_TLSEXT_ERR_OK
     }
 }
 
@@ -439,6 +575,12 @@ private let tlsALPNSelectCallback:
         guard let argument else { return SSL_TLSEXT_ERR_ALERT_FATAL }
         let context = Unmanaged<TLSContext>.fromOpaque(argument).takeUnretainedValue()
         return context.selectALPN(out, outLength, offered, offeredLength)
+    }
+
+/// OpenSSL's passphrase callback, answering "no passphrase" (-1) at once: sidecar never prompts.
+private let tlsRefusePassphraseCallback:
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32 = { _, _, _, _ in
+        -1
     }
 
 /// Records the first verification failure (and the certificate it was about) on the connection, then lets

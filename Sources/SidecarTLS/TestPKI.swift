@@ -6,7 +6,9 @@
 
 /// A complete throwaway PKI for tests, made in one call: `try TestPKI.make(in: temporaryDirectory)`.
 ///
-/// All keys are EC P-256 (fast to make). Every certificate file holds the leaf followed by its CA;
+/// All keys are EC P-256 (fast to make). Server leaves have extendedKeyUsage serverAuth, client leaves
+/// clientAuth, as `sidecar certs leaf --server` and `sidecar certs leaf` make them. Every certificate file
+/// holds the leaf followed by its CA;
 /// every key is unencrypted PKCS#8 with mode 0600. Layout under `directory`:
 /// ```
 /// ca.pem ca.key                      the trusted CA ("sidecar test CA")
@@ -81,7 +83,7 @@ package struct TestPKI: Sendable {
         let issuer = CertificateIssuer(authority: authority)
         let server = try issuer.issueLeaf(
             commonName: "server", dnsNames: serverNames.dns, ipAddresses: serverNames.ip, validity: .days(30),
-            in: directory, force: true)
+            purpose: .server, in: directory, force: true)
         let client = try issuer.issueLeaf(
             commonName: "client", uris: [clientSPIFFEID], validity: .days(30), in: directory, force: true)
         let expired = try issuer.issueLeaf(
@@ -100,7 +102,7 @@ package struct TestPKI: Sendable {
             commonName: "client", validity: .days(30), in: rogueDirectory, force: true)
         let rogueServer = try rogueIssuer.issueLeaf(
             commonName: "server", dnsNames: serverNames.dns, ipAddresses: serverNames.ip, validity: .days(30),
-            in: rogueDirectory, force: true)
+            purpose: .server, in: rogueDirectory, force: true)
 
         return TestPKI(
             directory: directory,

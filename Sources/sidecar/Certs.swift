@@ -14,13 +14,14 @@ struct Certs: ParsableCommand {
         abstract: "Make a private CA and certificates for the mTLS tunnel.",
         discussion: """
             Both sidecars trust the same CA (--ca) and present a certificate it issued (--cert, --key). \
-            Every leaf is usable as TLS server and TLS client certificate. Keys are written unencrypted \
-            with mode 0600; no file is overwritten without --force.
+            A leaf is a client certificate (a node's, for 'sidecar forward') unless --server makes it the \
+            controller's server certificate (for 'sidecar reverse'). Keys are written unencrypted with mode \
+            0600; no file is overwritten without --force.
 
             Example, with files under /etc/sidecar/pki:
               cd /etc/sidecar/pki
               sidecar certs ca --out .
-              sidecar certs leaf --ca-cert ca.pem --ca-key ca.key --out . \\
+              sidecar certs leaf --ca-cert ca.pem --ca-key ca.key --out . --server \\
                   --cn manager --dns manager.example.org --ip 192.0.2.10
               sidecar certs leaf --ca-cert ca.pem --ca-key ca.key --out . \\
                   --cn node-a --uri spiffe://example.org/node/a
@@ -85,16 +86,19 @@ extension Certs {
                 NAME.pem holds the new certificate (and the intermediate CAs, if the CA is one; never the \
                 root, which peers have as --ca), as --cert takes it; \
                 NAME.key (mode 0600, unencrypted PKCS#8) is its key. NAME is the common name unless \
-                --name gives another. The certificate has extendedKeyUsage serverAuth and clientAuth, \
-                so the same file serves a 'sidecar reverse' (server) and a 'sidecar forward' (client).
+                --name gives another. By default the certificate is a client certificate (extendedKeyUsage \
+                clientAuth): a node's, presented by 'sidecar forward'. --server makes the controller's \
+                server certificate (serverAuth), presented by 'sidecar reverse'. Each side refuses a peer \
+                certificate made for the other role.
 
                 A forward sidecar checks the server's DNS or IP entries against the name it connects \
                 to (--server-name), so give the reverse side's host names with --dns and --ip. \
                 --uri adds an identity such as a SPIFFE ID.
 
-                Example:
-                  sidecar certs leaf --ca-cert pki/ca.pem --ca-key pki/ca.key --cn manager \\
+                Examples:
+                  sidecar certs leaf --ca-cert pki/ca.pem --ca-key pki/ca.key --server --cn manager \\
                       --dns manager.example.org --ip 192.0.2.10 --ip 2001:db8::10 --out pki
+                  sidecar certs leaf --ca-cert pki/ca.pem --ca-key pki/ca.key --cn node1 --out pki
                 """
         )
 
@@ -143,6 +147,12 @@ extension Certs {
         @Flag(help: "Use an RSA 3072 key instead of EC P-256.")
         var rsa = false
 
+        @Flag(
+            help: ArgumentHelp(
+                "Make a TLS server certificate (extendedKeyUsage serverAuth) for the controller's 'sidecar reverse'; "
+                    + "without it, a client certificate (clientAuth) for a node's 'sidecar forward'."))
+        var server = false
+
         @Option(
             name: .customLong("name"),
             help: ArgumentHelp(
@@ -172,6 +182,7 @@ extension Certs {
                 uris: uris,
                 days: days,
                 algorithm: rsa ? .rsa3072 : .ecP256,
+                purpose: server ? .server : .client,
                 fileName: fileName,
                 in: URL(fileURLWithPath: out),
                 force: force

@@ -79,12 +79,14 @@ import Testing
         #expect(days > 824 && days <= 825)
 
         try openssl("verify", "-CAfile", ca.certificateFile.path, leaf.certificateFile.path).checked()
-        try openssl(
-            "verify", "-purpose", "sslserver", "-CAfile", ca.certificateFile.path, leaf.certificateFile.path
-        ).checked()
+        // A default leaf is a node's client certificate: OpenSSL itself refuses it as a server certificate.
         try openssl(
             "verify", "-purpose", "sslclient", "-CAfile", ca.certificateFile.path, leaf.certificateFile.path
         ).checked()
+        let asServer = try openssl(
+            "verify", "-purpose", "sslserver", "-CAfile", ca.certificateFile.path, leaf.certificateFile.path)
+        #expect(
+            asServer.status != 0 && asServer.output.contains("unsuitable certificate purpose"), "\(asServer.output)")
         try openssl(
             "verify", "-verify_hostname", "node-a.example.org", "-CAfile", ca.certificateFile.path,
             leaf.certificateFile.path
@@ -100,7 +102,8 @@ import Testing
                     + "URI:spiffe://example.org/node/a"))
         #expect(text.contains("X509v3 Basic Constraints: critical\n                CA:FALSE"))
         #expect(text.contains("X509v3 Key Usage: critical\n                Digital Signature\n"))
-        #expect(text.contains("TLS Web Server Authentication, TLS Web Client Authentication"))
+        #expect(text.contains("X509v3 Extended Key Usage: \n                TLS Web Client Authentication\n"))
+        #expect(!text.contains("TLS Web Server Authentication"))
         #expect(text.contains("X509v3 Subject Key Identifier"))
         #expect(text.contains("X509v3 Authority Key Identifier"))
         #expect(text.contains("Signature Algorithm: ecdsa-with-SHA256"))
@@ -115,6 +118,24 @@ import Testing
         let pem = try String(contentsOf: leaf.certificateFile, encoding: .utf8)
         #expect(pem.components(separatedBy: "-----BEGIN CERTIFICATE-----").count == 2)
         try openssl("verify", "-CAfile", ca.certificateFile.path, leaf.certificateFile.path).checked()
+    }
+
+    /// `sidecar certs leaf --server`: the controller's certificate is a server certificate only.
+    @Test func serverLeafIsForTLSServersOnly() throws {
+        let directory = try TemporaryDirectory()
+        let ca = try CertificateAuthority.create(in: directory.url)
+        let issuer = try CertificateIssuer(caCertificateFile: ca.certificateFile, caKeyFile: ca.keyFile)
+        let leaf = try issuer.issueLeaf(
+            commonName: "manager", dnsNames: ["localhost"], purpose: .server, in: directory.url)
+        try openssl(
+            "verify", "-purpose", "sslserver", "-CAfile", ca.certificateFile.path, leaf.certificateFile.path
+        ).checked()
+        let asClient = try openssl(
+            "verify", "-purpose", "sslclient", "-CAfile", ca.certificateFile.path, leaf.certificateFile.path)
+        #expect(
+            asClient.status != 0 && asClient.output.contains("unsuitable certificate purpose"), "\(asClient.output)")
+        let text = try openssl("x509", "-noout", "-text", "-in", leaf.certificateFile.path).checked()
+        #expect(text.contains("X509v3 Extended Key Usage: \n                TLS Web Server Authentication\n"))
     }
 
     @Test func serialNumbersAreRandomAndPositive() throws {

@@ -29,6 +29,9 @@ void COpenSSLShims_BIO_clear_retry_flags(BIO *bio);
 
 int COpenSSLShims_sk_X509_num(const STACK_OF(X509) *stack);
 X509 *COpenSSLShims_sk_X509_value(const STACK_OF(X509) *stack, int index);
+int COpenSSLShims_sk_X509_OBJECT_num(const STACK_OF(X509_OBJECT) *stack);
+/// sk_X509_OBJECT_value: borrowed from the stack (an X509_STORE's objects).
+X509_OBJECT *COpenSSLShims_sk_X509_OBJECT_value(const STACK_OF(X509_OBJECT) *stack, int index);
 int COpenSSLShims_sk_GENERAL_NAME_num(const STACK_OF(GENERAL_NAME) *stack);
 GENERAL_NAME *COpenSSLShims_sk_GENERAL_NAME_value(const STACK_OF(GENERAL_NAME) *stack, int index);
 /// Frees a GENERAL_NAMES stack returned by X509_get_ext_d2i (the caller owns it).
