@@ -90,7 +90,7 @@ FORWARD="$WORK/forward.sock"
 
 say "3/7 throwaway certificates in $PKI"
 "$SIDECAR" certs ca --out "$PKI" --cn "sidecar demo CA" --days 90
-"$SIDECAR" certs leaf --ca-cert "$PKI/ca.pem" --ca-key "$PKI/ca.key" --days 90 --out "$PKI" \
+"$SIDECAR" certs leaf --ca-cert "$PKI/ca.pem" --ca-key "$PKI/ca.key" --days 90 --out "$PKI" --server \
     --cn manager --dns localhost --ip 127.0.0.1
 "$SIDECAR" certs leaf --ca-cert "$PKI/ca.pem" --ca-key "$PKI/ca.key" --days 90 --out "$PKI" --cn node1
 

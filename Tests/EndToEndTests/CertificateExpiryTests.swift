@@ -7,7 +7,7 @@ import Testing
     @Test func soonExpiringCertificateIsAWarningAtStartAndInCheck() async throws {
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: [
-                ("manager", ["--dns", "localhost", "--days", "10"]), ("node1", []),
+                ("manager", ["--server", "--dns", "localhost", "--days", "10"]), ("node1", []),
             ])
             let echo = try scenario.startEchoServer()
             let port = try Harness.freePort()

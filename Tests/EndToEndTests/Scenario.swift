@@ -167,12 +167,12 @@ struct PKI {
 
 extension Scenario {
     /// Makes a CA and leaves with the built binary, as an operator would: `sidecar certs ca` and
-    /// `sidecar certs leaf`. The default leaves are the tunnel's two ends: `manager` (the reverse side, named
-    /// localhost and 127.0.0.1) and `node1` (the agent's client certificate).
+    /// `sidecar certs leaf`. The default leaves are the tunnel's two ends: `manager` (the reverse side's server
+    /// certificate, `--server`, named localhost and 127.0.0.1) and `node1` (the agent's client certificate).
     func makePKI(
         _ name: String = "pki",
         leaves: [(cn: String, extra: [String])] = [
-            ("manager", ["--dns", "localhost", "--ip", "127.0.0.1"]), ("node1", []),
+            ("manager", ["--server", "--dns", "localhost", "--ip", "127.0.0.1"]), ("node1", []),
         ]
     ) async throws -> PKI {
         let pki = PKI(directory: path(name))

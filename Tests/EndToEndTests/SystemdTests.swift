@@ -284,7 +284,8 @@ import Testing
             let before = try await presentedSerial(scenario, pki: pki, port: port)
             // Renew: a new certificate and key for the same name, written over the old files.
             let renewed = try await scenario.runSidecar([
-                "certs", "leaf", "--ca-cert", pki.ca, "--ca-key", pki.caKey, "--cn", "manager", "--dns", "localhost",
+                "certs", "leaf", "--ca-cert", pki.ca, "--ca-key", pki.caKey, "--server", "--cn", "manager", "--dns",
+                "localhost",
                 "--ip", "127.0.0.1", "--out", pki.directory, "--force",
             ])
             #expect(renewed.exitStatus == 0, "\(renewed.transcript)")

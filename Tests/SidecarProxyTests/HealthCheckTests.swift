@@ -66,7 +66,7 @@ import Testing
         let expired = try issuer.issueLeaf(
             commonName: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"],
             validity: CertificateValidity(notBefore: Date() - 30 * 86_400, notAfter: Date() - 86_400),
-            fileName: "expired-server", in: workspace.directory, force: true)
+            purpose: .server, fileName: "expired-server", in: workspace.directory, force: true)
         let echo = try await EchoServer.start(path: workspace.path("echo.sock"), group: group)
         var reverseTLS = workspace.listenerTLS
         reverseTLS.certificateFiles = [expired.certificateFile.path]

@@ -332,7 +332,7 @@ final class IdentityFixture {
         let fixture = try await IdentityFixture()
         let directory = fixture.workspace.directory
         let soon = try fixture.issuer.issueLeaf(
-            commonName: "soon", validity: .days(10), in: directory, force: true)
+            commonName: "soon", validity: .days(10), purpose: .server, in: directory, force: true)
         let expired = fixture.workspace.pki.expiredClientCertificate
         var configuration = try fixture.reverseConfiguration()
         configuration.frontends[0].binds[0].tls?.certificateFiles = [soon.certificateFile.path]

@@ -31,7 +31,7 @@ final class ProbeWorkspace: Sendable {
         expiredServer = try issuer.issueLeaf(
             commonName: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"],
             validity: CertificateValidity(notBefore: now - 30 * 86_400, notAfter: now - 86_400),
-            fileName: "expired-server", in: directory.appendingPathComponent("pki"), force: true)
+            purpose: .server, fileName: "expired-server", in: directory.appendingPathComponent("pki"), force: true)
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
