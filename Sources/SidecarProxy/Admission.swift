@@ -49,7 +49,10 @@ extension FrontendPlan {
         guard let certificate = identity.certificate else {
             return "no certificate presented (\(place) requires one: \(why))"
         }
-        let who = certificate.commonNames.first.map { "CN '\($0)'" } ?? "subject '\(certificate.subject)'"
+        // The CN is the peer's choice: made printable, it cannot break the log line or the status table.
+        let who =
+            certificate.commonNames.first.map { "CN '\(PeerCertificate.printable($0))'" }
+            ?? "subject '\(certificate.subject)'"
         return "\(who) not allowed on \(place) (\(why))"
     }
 }

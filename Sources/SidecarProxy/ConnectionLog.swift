@@ -14,7 +14,8 @@ import SidecarTLS
 /// - Without it, the readable line `connection closed frontend=... server=b/s peer=... end=...`.
 /// - A failed client handshake, in HAProxy's error format (cfg §8.2.5),
 ///   `127.0.0.1:50712 [23/Nov/2026:10:02:03.114] rev/127.0.0.1:2021: SSL client certificate not trusted
-///   (certificate has expired (notAfter ...)), subject: CN=client`.
+///   (certificate has expired (notAfter ...)), subject: CN=client`; the reason and the subject, which
+///   carry peer-chosen names, are encoded as HAProxy encodes log fields (`encoded(_:)`).
 ///
 /// Built once per connection at its end (or at a refused handshake), never on the relay path.
 struct ConnectionLog {
@@ -89,10 +90,30 @@ struct ConnectionLog {
         case TLSError.uncleanShutdown?: message = "Connection closed during SSL handshake"
         default: message = "SSL handshake failure"
         }
-        var line =
-            "\(client) [\(date(accepted))] \(frontend)/\(bindName): \(message) (\(tlsError?.reason ?? "\(error)"))"
-        if let certificate = tlsError?.certificate { line += ", subject: \(certificate.subject)" }
+        let reason = encoded(tlsError?.reason ?? "\(error)")
+        var line = "\(client) [\(date(accepted))] \(frontend)/\(bindName): \(message) (\(reason))"
+        if let certificate = tlsError?.certificate { line += ", subject: \(encoded(certificate.subject))" }
         return line
+    }
+
+    /// A peer-influenced field of an HAProxy-format line, encoded as HAProxy encodes its log fields (its
+    /// `hdr_encode_map`): bytes below 0x20, from 0x7F up (so each byte of a non-ASCII character), and
+    /// `"`, `#`, `{`, `|`, `}` become `#` and two upper-case hex digits. A newline in a certificate name is
+    /// `#0A`, a NUL `#00`: the field stays on its line and whole.
+    static func encoded(_ field: String) -> String {
+        let special: Set<UInt8> = [0x22, 0x23, 0x7B, 0x7C, 0x7D]
+        guard field.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F || special.contains($0) }) else { return field }
+        let digits = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(field.utf8.count + 8)
+        for byte in field.utf8 {
+            if byte < 0x20 || byte >= 0x7F || special.contains(byte) {
+                bytes += [UInt8(ascii: "#"), digits[Int(byte >> 4)], digits[Int(byte & 0xF)]]
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The wall clock now, for `%t`.

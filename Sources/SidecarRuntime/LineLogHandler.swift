@@ -9,6 +9,13 @@ import Logging
 ///
 /// Keys keep their order of insertion's sort (alphabetical), values with spaces are quoted, so lines grep
 /// and parse easily; journald adds its own timestamp, but the one here keeps stderr logs self-contained.
+///
+/// One event is always one line: values come from peers (certificate names, addresses, TLS alerts), so
+/// nothing is written as it is. In the message, control characters become `\n`, `\r`, `\t`, `\0`,
+/// `\xNN` (C0 and DEL) or `\u{NNNN}` (C1, U+2028, U+2029). A value is quoted when it is empty or holds a
+/// space, `=`, `"`, `\` or a control character, and inside the quotes `"` and `\` are escaped too
+/// (`\"`, `\\`), so `key="..."` always ends at the first unescaped quote. Keys get the message's escaping
+/// and never hold a space or `=`.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
@@ -27,18 +34,72 @@ public struct LineLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = self.metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        var line = "\(Self.timestamp()) \(event.level) \(event.message)"
-        for key in merged.keys.sorted() {
-            line += " \(key)=\(Self.quoted("\(merged[key]!)"))"
+        var line = Self.line(
+            timestamp: Self.timestamp(), level: "\(event.level)", message: "\(event.message)",
+            metadata: merged.keys.sorted().map { ($0, "\(merged[$0]!)") })
+        // One write(2) per line, so lines from several threads never interleave. The byte count, not strlen:
+        // nothing in the line can cut it short.
+        _ = line.withUTF8 { write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// The whole line, newline included, every part escaped.
+    static func line(timestamp: String, level: String, message: String, metadata: [(String, String)]) -> String {
+        var line = "\(timestamp) \(level) \(escaped(message))"
+        for (key, value) in metadata {
+            line += " \(escapedKey(key))=\(quoted(value))"
         }
-        line += "\n"
-        // One write(2) per line, so lines from several threads never interleave.
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        return line + "\n"
+    }
+
+    /// `text` with control characters escaped (see the type's documentation); backslashes are kept.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) { result += escape(scalar) } else { result.unicodeScalars.append(scalar) }
+        }
+        return result
     }
 
     static func quoted(_ value: String) -> String {
-        if !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        let needsQuotes =
+            value.isEmpty
+            || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || isControl($0) }
+        if !needsQuotes { return value }
+        var result = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case _ where isControl(scalar): result += escape(scalar)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+
+    private static func escapedKey(_ key: String) -> String {
+        escaped(key).replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "=", with: "_")
+    }
+
+    /// C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: anything a terminal,
+    /// journald or a log shipper could take as the end of a line or an instruction.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0) || scalar.value == 0x2028
+            || scalar.value == 0x2029
+    }
+
+    private static func escape(_ scalar: Unicode.Scalar) -> String {
+        switch scalar {
+        case "\n": return "\\n"
+        case "\r": return "\\r"
+        case "\t": return "\\t"
+        case "\u{0}": return "\\0"
+        default:
+            let hex = String(scalar.value, radix: 16, uppercase: true)
+            if scalar.value < 0x80 { return "\\x" + (hex.count < 2 ? "0" + hex : hex) }
+            return "\\u{" + hex + "}"
+        }
     }
 
     static func timestamp() -> String {

@@ -88,8 +88,8 @@ public struct PeerCertificate: Sendable, Hashable {
         }
     }
 
-    /// The common name, or the subject when there is none, for short log lines.
-    public var displayName: String { commonNames.first ?? subject }
+    /// The common name (made `printable`), or the subject when there is none, for short log lines.
+    public var displayName: String { commonNames.first.map { Self.printable($0) } ?? subject }
 
     /// `name` (borrowed) in the `ssl_c_s_dn` form; see `distinguishedName(_ entries:)`.
     static func distinguishedName(_ name: OpaquePointer?) -> String {
@@ -97,24 +97,36 @@ public struct PeerCertificate: Sendable, Hashable {
     }
 
     /// `/SN=value/SN=value...` in the certificate's order, as HAProxy writes `ssl_c_s_dn`, except that each value
-    /// escapes `\` as `\5C`, `/` as `\2F` and control characters (U+0000 to U+001F, U+007F) as `\` and two
-    /// hex digits (RFC 4514's hex pairs). HAProxy copies values as they are, so there an `O` of `x/OU=admins`
-    /// reads as two entries and a newline ends a log line; here a value can never produce a separator, a
-    /// line break or a NUL. Values are UTF-8 (OpenSSL's `X509_NAME_oneline` escaped non-ASCII bytes as `\xC3`).
+    /// is escaped as `printable(_:separator:)` does with `/`: `\` is `\5C`, `/` is `\2F`, a control character
+    /// `\` and two hex digits per UTF-8 byte (RFC 4514's hex pairs). HAProxy copies values as they are, so
+    /// there an `O` of `x/OU=admins` reads as two entries and a newline ends a log line; here a value can
+    /// never produce a separator, a line break or a NUL. Values are UTF-8 (OpenSSL's `X509_NAME_oneline`
+    /// escaped non-ASCII bytes as `\xC3`).
     static func distinguishedName(_ entries: [NameEntry]) -> String {
         var text = ""
         for entry in entries {
-            text += "/"
-            text += entry.shortName
-            text += "="
-            for scalar in entry.value.unicodeScalars {
-                switch scalar.value {
-                case 0x5C, 0x2F, 0x00..<0x20, 0x7F:
-                    text += "\\" + hex(UInt8(scalar.value))
-                default:
-                    text.unicodeScalars.append(scalar)
-                }
+            text += "/" + entry.shortName + "=" + printable(entry.value, separator: "/")
+        }
+        return text
+    }
+
+    /// `value` (a name from a certificate) fit for a log line, a status table or an error message: `\`,
+    /// `separator` if given, and control characters (C0, DEL, C1, U+2028, U+2029) become `\` and two
+    /// upper-case hex digits per UTF-8 byte (`\0A` for a newline, `\00` for a NUL); everything else is kept.
+    public static func printable(_ value: String, separator: Unicode.Scalar? = nil) -> String {
+        func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+            scalar == "\\" || scalar == separator || scalar.value < 0x20
+                || (scalar.value >= 0x7F && scalar.value < 0xA0)
+                || scalar.value == 0x2028 || scalar.value == 0x2029
+        }
+        guard value.unicodeScalars.contains(where: needsEscape) else { return value }
+        var text = ""
+        for scalar in value.unicodeScalars {
+            guard needsEscape(scalar) else {
+                text.unicodeScalars.append(scalar)
+                continue
             }
+            for byte in String(scalar).utf8 { text += "\\" + hex(byte) }
         }
         return text
     }

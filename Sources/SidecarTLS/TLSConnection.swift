@@ -282,7 +282,10 @@ final class TLSConnection {
             return "unknown CA (" + String(cString: X509_verify_cert_error_string(Int(code))) + ")"
         case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH:
             let wanted = SSL_get0_param(ssl).flatMap { X509_VERIFY_PARAM_get0_host($0, 0) }.map { String(cString: $0) }
-            let names = certificate.map { ($0.dnsNames + $0.ipAddresses + $0.commonNames).joined(separator: ", ") }
+            let names = certificate.map {
+                ($0.dnsNames + $0.ipAddresses + $0.commonNames).map { PeerCertificate.printable($0) }
+                    .joined(separator: ", ")
+            }
             return
                 "certificate name mismatch: expected '\(wanted ?? "the configured name")', certificate is for '\(names ?? "?")'"
         case X509_V_ERR_UNABLE_TO_GET_CRL:

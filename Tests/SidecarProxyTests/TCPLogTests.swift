@@ -159,4 +159,16 @@ import Testing
         await echo.close()
         try await group.shutdownGracefully()
     }
+
+    /// Peer-chosen names in HAProxy's error format are encoded as HAProxy encodes log fields: `#` and two hex
+    /// digits for control bytes, bytes from 0x7F up and `"#{|}`.
+    @Test func theErrorFormatEncodesPeerNamesAsHAProxyDoes() {
+        #expect(ConnectionLog.encoded("CN 'a\nb\u{0}c' é \"#{|}") == "CN 'a#0Ab#00c' #C3#A9 #22#23#7B#7C#7D")
+        #expect(ConnectionLog.encoded("plain (text) ok") == "plain (text) ok")
+        let line = ConnectionLog.handshakeFailure(
+            client: "127.0.0.1:1", accepted: ConnectionLog.now(), frontend: "rev", bindName: "mtls",
+            error: TLSError.rejected("CN 'node1\nforged' not allowed", certificate: nil))
+        #expect(!line.contains("\n"))
+        #expect(line.hasSuffix(": SSL client certificate not trusted (CN 'node1#0Aforged' not allowed)"), "\(line)")
+    }
 }
