@@ -49,8 +49,20 @@ import Testing
         #expect(error?.description.contains("holds a certificate") == true, "\(String(describing: error))")
     }
 
-    @Test func theRogueClientIsNotLetInWhateverTheCRLFileHolds() throws {
-        // Only the real CRL: the context loads, and the rogue CA's client is refused as unknown.
+    @Test func theRogueCAsClientDoesNotGetThroughAMixedCRLFile() throws {
+        let mixed = directory.appendingPathComponent("mixed-crl.pem")
+        try (Data(contentsOf: pki.revocationList) + Data(contentsOf: pki.rogueCACertificate) + rogueRevocationList())
+            .write(to: mixed)
+        // Whatever loading does, the rogue CA's client must not complete a handshake with this listener.
+        guard let listener = try? TLSContext(settings: listener(crlFile: mixed), role: .server) else { return }
+        let pair = try TLSPair(
+            clientContext: TLSContext(settings: client(pki.rogueClientCertificate, pki.rogueClientKey), role: .client),
+            serverContext: listener)
+        try pair.interact()
+        #expect(pair.serverEvents.handshake == nil, "a client of the CA slipped into crl-file got through")
+    }
+
+    @Test func theRealCRLAloneLoadsAndTheRogueClientIsUnknown() throws {
         let pair = try TLSPair(
             clientContext: TLSContext(settings: client(pki.rogueClientCertificate, pki.rogueClientKey), role: .client),
             serverContext: TLSContext(settings: listener(crlFile: pki.revocationList), role: .server))
