@@ -204,7 +204,7 @@ public enum ProbeRunner {
             return "; give the name the certificate carries with --server-name, or issue it with this name"
         }
         if reason.hasPrefix("certificate has expired") {
-            return "; renew the server's certificate (sidecar certs leaf) and reload the server"
+            return "; renew the server's certificate (sidecar certs leaf --server) and reload the server"
         }
         return ""
     }
