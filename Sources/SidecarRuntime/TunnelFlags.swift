@@ -70,6 +70,12 @@ public struct TunnelFlags: Sendable {
             if !sessionReuse {
                 throw UsageError("--no-ssl-reuse applies to forward, whose connections resume TLS sessions")
             }
+            if ca == "@system-ca" && allowedPeers.isEmpty {
+                // As `ca-file @system-ca` on a bind line (Validation): any public CA's customer would get in.
+                throw UsageError(
+                    "--ca @system-ca lets in anyone with a certificate from any public CA: use your own CA, or say "
+                        + "who may connect with --allow-cn, --allow-dns, --allow-uri or --allow-ip")
+            }
             if listen.hasPrefix("systemd:") {
                 listenAddress = .systemd(name: String(listen.dropFirst(8)))
             } else {

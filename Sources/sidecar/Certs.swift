@@ -187,12 +187,16 @@ extension Certs {
                 in: URL(fileURLWithPath: out),
                 force: force
             )
-            Certs.report(written, certificateContents: "certificate, then CA certificate")
+            Certs.report(
+                written, certificateContents: "certificate, then CA certificate",
+                usage: server
+                    ? "TLS server (extendedKeyUsage serverAuth): the controller's, for 'sidecar reverse'"
+                    : "TLS client (extendedKeyUsage clientAuth): a node's, for 'sidecar forward'")
         }
     }
 
     /// Prints what was written, for the operator.
-    static func report(_ written: IssuedCertificate, certificateContents: String) {
+    static func report(_ written: IssuedCertificate, certificateContents: String, usage: String? = nil) {
         let time = Date.ISO8601FormatStyle(timeZone: .gmt)
         var lines = [
             "wrote \(written.certificateFile.path) (\(certificateContents))",
@@ -203,6 +207,7 @@ extension Certs {
         if !written.subjectAlternativeNames.isEmpty {
             lines.append("  SANs:      \(written.subjectAlternativeNames.joined(separator: ", "))")
         }
+        if let usage { lines.append("  usage:     \(usage)") }
         lines += [
             "  key:       \(written.keyType)",
             "  serial:    \(written.serialNumber)",

@@ -246,4 +246,64 @@ import Testing
             #expect(none.transcript.contains("no application protocol"), "\(none.transcript)")
         }
     }
+
+    @Test func certsLeafSaysWhichRoleTheCertificateServesAndOpenSSLAgrees() async throws {
+        try await withScenario { scenario in
+            let openssl = try Harness.tool("openssl", package: "openssl")
+            let pki = try await scenario.makePKI(leaves: [])
+            let sidecar = ["certs", "leaf", "--ca-cert", pki.ca, "--ca-key", pki.caKey, "--out", pki.directory]
+            let node = try await scenario.runSidecar(sidecar + ["--cn", "node1"])
+            #expect(node.stdout.contains("usage:     TLS client (extendedKeyUsage clientAuth)"), "\(node.transcript)")
+            let controller = try await scenario.runSidecar(sidecar + ["--cn", "manager", "--server", "--dns", "x"])
+            #expect(
+                controller.stdout.contains("usage:     TLS server (extendedKeyUsage serverAuth)"),
+                "\(controller.transcript)")
+            for (name, purpose, good) in [
+                ("node1", "sslclient", true), ("node1", "sslserver", false), ("manager", "sslserver", true),
+                ("manager", "sslclient", false),
+            ] {
+                let verified = try await scenario.run(
+                    "verify-\(name)-\(purpose)", openssl,
+                    ["verify", "-purpose", purpose, "-CAfile", pki.ca, pki.certificate(name)])
+                #expect((verified.exitStatus == 0) == good, "\(name) as \(purpose): \(verified.transcript)")
+            }
+        }
+    }
+
+    @Test func systemCAWithoutAnIdentityRuleIsRefusedInCheckAndOnTheCommandLine() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI()
+            let directory = scenario.path("reverse.d")
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try """
+            frontend manager
+                bind 127.0.0.1:\(try Harness.freePort()) ssl crt \(pki.certificate("manager")) verify required ca-file @system-ca
+                default_backend local
+            backend local
+                server bus \(scenario.path("bus.sock"))
+
+            """.write(toFile: directory + "/manager.cfg", atomically: true, encoding: .utf8)
+            let check = try await scenario.runSidecar(["check", "-f", directory, "--mode", "reverse"])
+            #expect(check.exitStatus == 1, "\(check.transcript)")
+            #expect(
+                check.stdout.contains("manager.cfg:2: error: bind '127.0.0.1:"), "\(check.transcript)")
+            #expect(check.stdout.contains("'@system-ca' with no identity rule"), "\(check.transcript)")
+
+            let reverse = try await scenario.runSidecar([
+                "reverse", "--listen", "127.0.0.1:\(try Harness.freePort())", "--connect",
+                "unix:" + scenario.path("bus.sock"), "--cert", pki.certificate("manager"), "--key",
+                pki.key("manager"), "--ca", "@system-ca",
+            ])
+            #expect(reverse.exitStatus != 0, "\(reverse.transcript)")
+            #expect(reverse.stderr.contains("--ca @system-ca lets in anyone"), "\(reverse.transcript)")
+            let allowed = try scenario.start(
+                "reverse-allowed", try Harness.sidecarBinary(),
+                [
+                    "reverse", "--listen", "127.0.0.1:\(try Harness.freePort())", "--connect",
+                    "unix:" + scenario.path("bus.sock"), "--cert", pki.certificate("manager"), "--key",
+                    pki.key("manager"), "--ca", "@system-ca", "--allow-cn", "node1",
+                ])
+            try await allowed.waitForLine(containing: ["info ready"])
+        }
+    }
 }
