@@ -155,6 +155,16 @@ public struct PeerCertificate: Sendable, Hashable {
 
     /// An ASN1_STRING of any type as UTF-8; ASN1_STRING_to_UTF8 allocates the output, freed here.
     static func asn1Text(_ string: UnsafePointer<ASN1_STRING>) -> String? {
+        // The usual types are UTF-8 already (PrintableString and IA5String are ASCII): read the bytes in place,
+        // borrowed from the string, without OpenSSL's copy. Every subject is read on every new connection.
+        switch ASN1_STRING_type(string) {
+        case V_ASN1_UTF8STRING, V_ASN1_PRINTABLESTRING, V_ASN1_IA5STRING:
+            guard let data = ASN1_STRING_get0_data(string) else { return nil }
+            return String(
+                decoding: UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))), as: UTF8.self)
+        default:
+            break
+        }
         var output: UnsafeMutablePointer<UInt8>?
         let length = ASN1_STRING_to_UTF8(&output, string)
         guard length >= 0, let output else { return nil }
