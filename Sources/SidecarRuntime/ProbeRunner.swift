@@ -189,7 +189,11 @@ public enum ProbeRunner {
             ("access denied", "it does not allow our certificate (allow-list)"),
             ("bad certificate", "it could not verify our certificate"),
             ("certificate unknown", "it could not verify our certificate"),
-            ("unsupported certificate", "it does not accept our certificate's type or usage"),
+            (
+                "unsupported certificate",
+                "it does not accept our certificate's type or usage (a client certificate needs extendedKeyUsage "
+                    + "clientAuth: a node's, from 'sidecar certs leaf' without --server)"
+            ),
             ("decrypt error", "our certificate's signature did not verify (key does not match?)"),
         ]
         guard let meaning = meanings.first(where: { reason.contains($0.0) }) else { return nil }

@@ -101,6 +101,7 @@ struct ProbeTests {
     @Test(arguments: [
         ("expired", "it says our certificate has expired"),
         ("rogue", "it does not trust the CA that issued our certificate"),
+        ("server", "it does not accept our certificate's type or usage (a client certificate needs extendedKeyUsage"),
     ])
     func probeReportsThatTheServerRefusedOurCertificate(client: String, expected: String) async throws {
         let workspace = try ProbeWorkspace()
@@ -109,8 +110,12 @@ struct ProbeTests {
         defer { Task { await reverse.shutdown() } }
         let pki = workspace.pki
         let (certificate, key) =
-            client == "expired"
-            ? (pki.expiredClientCertificate, pki.expiredClientKey) : (pki.rogueClientCertificate, pki.rogueClientKey)
+            switch client {
+            case "expired": (pki.expiredClientCertificate, pki.expiredClientKey)
+            // The server's own certificate (extendedKeyUsage serverAuth only) presented as a client's.
+            case "server": (pki.serverCertificate, pki.serverKey)
+            default: (pki.rogueClientCertificate, pki.rogueClientKey)
+            }
 
         let (failure, output) = await probe(
             try workspace.request(port: reverse.port, certificate: certificate, key: key, serverName: "localhost"))
