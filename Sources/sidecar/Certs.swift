@@ -96,9 +96,10 @@ extension Certs {
                 --uri adds an identity such as a SPIFFE ID.
 
                 Examples:
-                  sidecar certs leaf --ca-cert pki/ca.pem --ca-key pki/ca.key --server --cn manager \\
-                      --dns manager.example.org --ip 192.0.2.10 --ip 2001:db8::10 --out pki
-                  sidecar certs leaf --ca-cert pki/ca.pem --ca-key pki/ca.key --cn node1 --out pki
+                  sidecar certs leaf --ca-cert pki/ca.pem --ca-key pki/ca.key --server \\
+                      --cn manager --dns manager.example.org --ip 192.0.2.10 --out pki
+                  sidecar certs leaf --ca-cert pki/ca.pem --ca-key pki/ca.key \\
+                      --cn node1 --out pki
                 """
         )
 
