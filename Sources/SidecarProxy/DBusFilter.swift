@@ -77,7 +77,10 @@ final class DBusFilter: ChannelDuplexHandler {
     private var client = Direction(phase: .nul)
     private var server = Direction(phase: .sasl)
     private var owed = CircularBuffer<Owed>(initialCapacity: 4)
+    /// The TLS peer's certificate subject, as the connection's log line names it: the client's on a TLS
+    /// listener (reverse), else the server's (forward), once its handshake is done.
     private var subject: String?
+    /// The client's certificate (TLS listeners), for `dbus-register-name`.
     private var certificate: PeerCertificateHandle?
     /// A certificate given without a handshake (`peerVerified`).
     private var copiedCertificate: PeerCertificate?
@@ -104,6 +107,11 @@ final class DBusFilter: ChannelDuplexHandler {
     func peerVerified(subject: String?, certificate: PeerCertificate?) {
         self.subject = subject
         self.copiedCertificate = certificate
+    }
+
+    /// Records the server certificate's subject on a plain listener (forward), for the log lines.
+    func serverVerified(subject: String?) {
+        if self.subject == nil { self.subject = subject }
     }
 
     // MARK: inbound: client to server
