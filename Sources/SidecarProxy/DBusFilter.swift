@@ -65,6 +65,8 @@ final class DBusFilter: ChannelDuplexHandler {
 
     /// More unanswered client lines than this is not an authentication (real clients pipeline at most 4).
     static let maximumOwed = 32
+    /// The first allocation for the copied start of an incomplete message.
+    static let initialPendingCapacity = 4096
     /// What a client receives in place of `AGREE_UNIX_FD`.
     static let refusalLine = "ERROR Unix fd passing is not available through this tunnel\r\n"
 
@@ -334,7 +336,9 @@ final class DBusFilter: ChannelDuplexHandler {
             switch scan.examine(reading.chunk, at: reading.cursor, available: reading.remaining) {
             case .need(let count):
                 flush(&reading, from: side, context: context)
-                var pending = context.channel.allocator.buffer(capacity: count)
+                // Grown as bytes come, not reserved up front: a header may announce up to
+                // `dbus-max-message-size` that never arrives.
+                var pending = context.channel.allocator.buffer(capacity: min(count, Self.initialPendingCapacity))
                 reading.take(reading.remaining, into: &pending)
                 setPending(pending, need: count, for: side)
             case .forward(let length):
