@@ -23,8 +23,9 @@ import SidecarTLS
 /// - With `dbus-register-name`, every client call to the register method must carry a name the verified
 ///   client certificate allows; a refused call is dropped, never forwarded.
 ///
-/// Anything else closes the connection with one warning naming the reason, the sending side and the client
-/// certificate's subject; `ProxyConnection` then logs the connection's end as refused by the proxy (`PD`).
+/// Anything else closes the connection with one warning naming the reason, the sending side and the TLS
+/// peer's certificate subject; `ProxyConnection` then logs the connection's end as refused by the proxy (`PD`).
+/// A stream that ends inside a line or a message counts as malformed too.
 ///
 /// Lives on the client channel's event loop. Not `Sendable`.
 final class DBusFilter: ChannelDuplexHandler {
