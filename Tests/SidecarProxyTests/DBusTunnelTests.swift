@@ -152,14 +152,13 @@ import Testing
     @Test func forwardSideNamesTheServerCertificateWhenTheServerBreaksTheProtocol() async throws {
         let fixture = try await Fixture(
             rule: nil, forwardDBus: true, greeting: "OK 0123456789abcdef0123456789abcdef\r\n")
+        // The client says nothing: the server's unsolicited line is refused as soon as it reaches the forward side.
         let client = try await fixture.client()
-        try await client.send(ByteBuffer(string: "\0AUTH EXTERNAL 30\r\n"))
         try await eventually("the tunnel closed") { client.ended }
         let line = try await fixture.forwardLogs.waitFor("D-Bus stream closed", "from=server")
         #expect(line.contains("reason=server sent a SASL reply nobody asked for"))
         #expect(line.contains("subject=/CN=server"), "the forward side names the server's certificate")
-        // Whichever of the greeting and the reply to AUTH comes first passes as that reply; the other is refused.
-        #expect(client.received.readableBytes <= 37)
+        #expect(client.received.readableBytes == 0)
         await client.close()
         await fixture.shutdown()
     }
