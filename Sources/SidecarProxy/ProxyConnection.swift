@@ -52,6 +52,8 @@ final class ProxyConnection {
     /// connection is freed with its channels.
     private weak var clientRelay: RelayHandler?
     private weak var serverRelay: RelayHandler?
+    /// `option dbus`'s handler on the client channel, if any (it belongs to the pipeline, hence weak).
+    private weak var dbusFilter: DBusFilter?
     private var state: State
     private let started = NIODeadline.now()
     private let acceptedAt = ConnectionLog.now()
@@ -96,6 +98,13 @@ final class ProxyConnection {
         if let tls = bind.tls {
             try operations.addHandler(TLSHandler(context: tls, handshakeTimeout: bind.handshakeTimeout))
         }
+        if let dbus = frontend.frontend.dbus {
+            let filter = DBusFilter(
+                settings: dbus, frontend: frontend.frontend.name, peerAddress: connection.peerAddress,
+                logger: logger, counters: connection.session?.frontendCounters)
+            connection.dbusFilter = filter
+            try operations.addHandler(filter)
+        }
         try operations.addHandler(relay)
         if bind.tls == nil { connection.connectNextServer() }
     }
@@ -117,6 +126,14 @@ final class ProxyConnection {
     }
 
     func userEvent(_ event: Any, on side: Side, from relay: RelayHandler) {
+        if let closed = event as? DBusStreamClosed {
+            // The filter logged the reason and closes the client channel; the connection line says `PD`.
+            end("P")
+            detail =
+                closed.kind == .registrationRefused
+                ? "D-Bus registration refused" : "D-Bus protocol error from \(closed.from): \(closed.reason)"
+            return
+        }
         guard let completed = event as? TLSHandshakeCompleted, isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
@@ -156,7 +173,10 @@ final class ProxyConnection {
                     "protocol": "\(completed.protocolVersion)", "resumed": "\(completed.sessionReused)",
                 ])
             // The log's `subject` is the TLS peer's: the client's on a TLS listener, else the server's.
-            if peerSubject == nil { peerSubject = completed.peerSubject }
+            if peerSubject == nil {
+                peerSubject = completed.peerSubject
+                dbusFilter?.serverVerified(subject: completed.peerSubject)
+            }
             linkRelay(to: channel)
         default:
             break
@@ -456,7 +476,7 @@ final class ProxyConnection {
             processConnections: bind.gates.global.count, frontendConnections: bind.gates.frontend.count,
             backendConnections: connections.backend, serverConnections: connections.server,
             retries: max(tried.count - 1, 0), redispatched: redispatched, peerSubject: peerSubject,
-            detail: termination == nil || detail?.contains("error") == true ? detail : nil)
+            detail: termination == nil || termination?.cause == "P" || detail?.contains("error") == true ? detail : nil)
         releasePick()
         if frontend.frontend.tcplog {
             logger.info("\(log.tcplog)")
