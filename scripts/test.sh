@@ -36,6 +36,7 @@ PACKAGES=(
     "netcat-openbsd:"
     "haproxy:haproxy"       # the other side of the tunnel in interoperability tests
     "python3:python3"       # the MemoryDenyWriteExecute check (prctl) in the end-to-end tests
+    "util-linux:prlimit"    # a 256-descriptor limit for the reverse side in the end-to-end tests
     "python3-prometheus-client:" # the reference parser /metrics is checked with (/usr/bin/python3)
     "gcc:cc"                # the benchmarks' C tools (step_benchmark_tools)
 )
