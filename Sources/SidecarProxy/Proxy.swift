@@ -46,6 +46,8 @@ public final class Proxy: Sendable {
         let listeners = try await Self.openListeners(
             plan: plan, group: group, registry: registry, descriptors: descriptors, keeping: self.listeners,
             logger: logger)
+        // The process-wide gate may be the old plan's, shared: it takes the new limit now that nothing can fail.
+        plan.globalGate.setLimit(plan.globalMaxconn)
         for frontend in self.plan.frontends { frontend.backend.stopHealthChecks() }
         for frontend in plan.frontends { frontend.backend.startHealthChecks(group: group, logger: logger) }
         let kept = Set(listeners.map { ObjectIdentifier($0) })

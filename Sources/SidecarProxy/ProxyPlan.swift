@@ -12,12 +12,20 @@ public struct ProxyPlan: Sendable {
     public let frontends: [FrontendPlan]
     /// How the descriptor limit is shared out; nil when the plan was made without one (tests, `check`).
     public let descriptors: DescriptorBudget?
+    /// The process-wide `maxconn` gate. A plan made to continue another shares its gate, so connections of
+    /// every loaded configuration count: they all hold descriptors of this one process.
+    let globalGate: ConnectionGate
+    /// The global `maxconn` this plan asks for; a shared gate takes it when the plan starts serving.
+    let globalMaxconn: Int?
 
-    /// - Parameter descriptorLimit: the soft `RLIMIT_NOFILE`; with it, a configuration without a global
-    ///   `maxconn` gets one derived from the limit (`DescriptorBudget`).
+    /// - Parameters:
+    ///   - descriptorLimit: the soft `RLIMIT_NOFILE`; with it, a configuration without a global `maxconn`
+    ///     gets one derived from the limit (`DescriptorBudget`).
+    ///   - previous: the plan this one replaces on reload; its process-wide gate is kept (see `globalGate`).
     /// - Throws: `TLSContextError` for a certificate problem, `ProxyError` for an address problem.
     public init(
-        configuration: Configuration, descriptorLimit: Int? = nil, handshakeTimeout: TimeAmount = .seconds(10)
+        configuration: Configuration, descriptorLimit: Int? = nil, continuing previous: ProxyPlan? = nil,
+        handshakeTimeout: TimeAmount = .seconds(10)
     ) throws {
         self.configuration = configuration
         descriptors = descriptorLimit.map { DescriptorBudget(configuration: configuration, descriptorLimit: $0) }
@@ -25,7 +33,9 @@ public struct ProxyPlan: Sendable {
         for backend in configuration.backends {
             backends[backend.name] = try BackendPlan(backend: backend)
         }
-        let global = ConnectionGate(maxconn: descriptors?.maxconn ?? configuration.global.maxconn)
+        globalMaxconn = descriptors?.maxconn ?? configuration.global.maxconn
+        let global = previous?.globalGate ?? ConnectionGate(maxconn: globalMaxconn)
+        globalGate = global
         let handshakes = PendingHandshakes(
             limit: descriptors?.pendingHandshakes ?? configuration.global.maxPendingHandshakes
                 ?? DescriptorBudget.defaultPendingHandshakes(maxconn: configuration.global.maxconn))

@@ -109,7 +109,8 @@ public final class Daemon: Sendable {
                 do {
                     let next = try source.load(for: mode)
                     for warning in next.warnings { logger.warning("\(warning)") }
-                    let nextPlan = try ProxyPlan(configuration: next, descriptorLimit: descriptorLimit)
+                    let nextPlan = try ProxyPlan(
+                        configuration: next, descriptorLimit: descriptorLimit, continuing: proxy.plan)
                     logCertificateFindings(nextPlan)
                     logDescriptorBudget(nextPlan)
                     let nextDescriptors = try SocketActivation.assign(inherited, to: next)

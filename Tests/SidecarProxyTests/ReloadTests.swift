@@ -100,4 +100,36 @@ import Testing
         #expect(lstat(socketPath, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK)
         try await group.shutdownGracefully()
     }
+
+    /// Connections of every loaded configuration hold descriptors of this one process, so the global
+    /// `maxconn` (derived from the descriptor limit) counts them all, across reloads.
+    @Test func globalMaxconnCountsConnectionsOfThePreviousConfiguration() async throws {
+        let workspace = try Workspace()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let echo = try await EchoServer.start(path: workspace.path("echo.sock"), group: group)
+        var configuration = Self.configuration(workspace, backend: echo.path)
+        configuration.global.maxconn = 1
+        // One listener: an idle listener holds a reserved slot of its own (AcceptLimitHandler).
+        configuration.frontends[0].binds.removeLast()
+        let first = try ProxyPlan(configuration: configuration)
+        let proxy = try await Proxy.start(plan: first, group: group, logger: LogCapture().logger)
+        let old = try await CollectingClient.connect(unixPath: workspace.path("one.sock"), group: group)
+        try await old.send(ByteBuffer(string: "x"))
+        try await old.echo(1)
+
+        let reloaded = try await proxy.reload(
+            to: ProxyPlan(configuration: configuration, continuing: first), logger: LogCapture().logger)
+        let new = try await CollectingClient.connect(unixPath: workspace.path("one.sock"), group: group)
+        try await new.send(ByteBuffer(string: "y"))
+        // Held in the backlog while the old configuration's connection is open...
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(new.received.readableBytes == 0, "a second connection was served beyond global maxconn 1")
+        #expect(echo.accepted == 1)
+        // ...and served as soon as it closes.
+        await old.close()
+        try await new.echo(1)
+        await new.close()
+        await reloaded.stopListening()
+        try await group.shutdownGracefully()
+    }
 }
