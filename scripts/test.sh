@@ -36,6 +36,7 @@ PACKAGES=(
     "netcat-openbsd:"
     "haproxy:haproxy"       # the other side of the tunnel in interoperability tests
     "python3:python3"       # the MemoryDenyWriteExecute check (prctl) in the end-to-end tests
+    "util-linux:prlimit"    # a 256-descriptor limit for the reverse side in the end-to-end tests
     "python3-prometheus-client:" # the reference parser /metrics is checked with (/usr/bin/python3)
     "python3-cryptography:" # certificates with a newline and a NUL in the CN (log injection tests)
     "bsdutils:script"       # a pseudo-terminal for the encrypted-key tests (no passphrase prompt)

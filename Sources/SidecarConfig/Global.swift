@@ -4,8 +4,12 @@ public struct Global: Sendable, Hashable {
     public var chroot: String?
     /// `hard-stop-after`: how long a graceful stop may wait for connections; default 30 s.
     public var hardStopAfter: Duration
-    /// `maxconn` for the whole process; nil means no limit of ours.
+    /// `maxconn` for the whole process; nil means the one `DescriptorBudget` derives from the descriptor
+    /// limit.
     public var maxconn: Int?
+    /// `tune.ssl.max-pending-handshakes N` (sidecar extension): at most this many client connections in their
+    /// TLS handshake at once, a newer one displacing the oldest; nil means `DescriptorBudget`'s default.
+    public var maxPendingHandshakes: Int?
     public var crtBase: String?
     public var caBase: String?
     /// `unix-bind prefix/mode/user/group`: defaults for Unix listeners.

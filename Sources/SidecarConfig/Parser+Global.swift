@@ -40,7 +40,7 @@ extension Parser {
         "ssl-default-bind-ciphersuites", "ssl-default-bind-options", "ssl-default-bind-curves",
         "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
         "ssl-default-server-curves", "ssl-server-verify", "log", "stats", "cert-expiry-warning",
-        "metrics-bind", "nbthread", "tune.ssl.cachesize", "tune.ssl.lifetime",
+        "metrics-bind", "nbthread", "tune.ssl.cachesize", "tune.ssl.lifetime", "tune.ssl.max-pending-handshakes",
     ]
 
     /// `KEYWORD N`: one integer in `range` and nothing after it; nil (with the error reported) otherwise.
@@ -84,6 +84,10 @@ extension Parser {
         case "maxconn":
             if let value = soleInteger(words, for: keyword, in: 1...Int(Int32.max), at: location) {
                 global.global.maxconn = value
+            }
+        case "tune.ssl.max-pending-handshakes":
+            if let value = soleInteger(words, for: keyword, in: 1...1_000_000, at: location) {
+                global.global.maxPendingHandshakes = value
             }
         case "tune.ssl.cachesize":
             if let value = soleInteger(words, for: keyword, in: 0...10_000_000, at: location) {

@@ -9,25 +9,37 @@ import SidecarTLS
 /// 'bluechi'`); the connection is closed and, on a listener, no backend connection is ever opened. The log
 /// line adds the peer address, and the certificate's subject, issuer and serial.
 ///
-/// Order on a listener: the bind line's `allow-*` lists, then `tcp-request connection` rules, then
+/// Order on a listener, as in HAProxy: `tcp-request connection` rules at accept, before the TLS handshake
+/// (they can only use `src`: the parser refuses certificate fetches there), so a refused client receives no
+/// byte of TLS, not even the certificate; after the handshake the bind line's `allow-*` lists, then
 /// `tcp-request session` rules. With none of them configured this costs one check and allocates nothing.
 extension FrontendPlan {
-    /// Decides whether the client that completed `handshake` on `bind` may reach the backend.
+    /// Runs the `tcp-request connection` rules for a connection just accepted from `peer`.
+    func admit(connectionFrom peer: SocketAddress?) -> String? {
+        let connectionRules = frontend.connectionRules
+        if connectionRules.isEmpty { return nil }
+        let identity = PeerIdentity(certificate: nil, sourceAddress: peer.flatMap(Self.addressBytes))
+        guard let rule = identity.rejectingRule(connection: connectionRules, session: []) else { return nil }
+        let source = peer.map { $0.ipAddress ?? "\($0)" } ?? "unix"
+        return "source \(source) not allowed on frontend '\(frontend.name)' "
+            + "(tcp-request connection reject at \(rule.location))"
+    }
+
+    /// Decides whether the client that completed `handshake` on `bind` may reach the backend (its
+    /// `tcp-request connection` rules already ran at accept).
     func admit(client handshake: TLSHandshakeCompleted, on bind: BindPlan, from peer: SocketAddress?) -> String? {
         let allowList = bind.tls?.settings.allowedPeers ?? PeerAllowList()
-        let connectionRules = frontend.connectionRules
         let sessionRules = frontend.sessionRules
-        if allowList.isEmpty && connectionRules.isEmpty && sessionRules.isEmpty { return nil }
+        if allowList.isEmpty && sessionRules.isEmpty { return nil }
         let identity = PeerIdentity(
             certificate: handshake.peerCertificate, sessionReused: handshake.sessionReused,
             serverName: handshake.serverName, sourceAddress: peer.flatMap(Self.addressBytes))
         if !identity.isAllowed(by: allowList) {
             return Self.refusal(identity, on: "frontend '\(frontend.name)'", because: allowList.summary)
         }
-        guard let rule = identity.rejectingRule(connection: connectionRules, session: sessionRules) else { return nil }
+        guard let rule = identity.rejectingRule(connection: [], session: sessionRules) else { return nil }
         let usesOnlySource = rule.condition.map { $0.allACLs.allSatisfy { $0.fetch == .source } } ?? false
-        let phase = connectionRules.contains(rule) ? "tcp-request connection" : "tcp-request session"
-        let why = "\(phase) reject at \(rule.location)"
+        let why = "tcp-request session reject at \(rule.location)"
         if usesOnlySource, let peer {
             return "source \(peer.ipAddress ?? "\(peer)") not allowed on frontend '\(frontend.name)' (\(why))"
         }

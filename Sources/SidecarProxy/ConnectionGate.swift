@@ -20,18 +20,26 @@ public final class ConnectionGate: Sendable {
     }
 
     private struct State {
+        var limit: Int?
         var open = 0
         var reserved = 0
         var waiters: [ObjectIdentifier: Waiter] = [:]
     }
 
     /// The limit; nil means none.
-    public let limit: Int?
-    private let state = NIOLockedValueBox(State())
+    public var limit: Int? { state.withLockedValue { $0.limit } }
+    private let state: NIOLockedValueBox<State>
 
     /// - Parameter maxconn: the limit; nil or 0 means unlimited.
     public init(maxconn: Int?) {
-        limit = maxconn.flatMap { $0 > 0 ? $0 : nil }
+        state = NIOLockedValueBox(State(limit: Self.normalized(maxconn)))
+    }
+
+    private static func normalized(_ maxconn: Int?) -> Int? { maxconn.flatMap { $0 > 0 ? $0 : nil } }
+
+    /// Changes the limit (the process-wide gate, kept across reloads); waiters are woken to re-check.
+    func setLimit(_ maxconn: Int?) {
+        leave { $0.limit = Self.normalized(maxconn) }
     }
 
     /// Open connections now (`%ac`, `%fc`), not counting slots reserved for accepts to come.
@@ -40,7 +48,7 @@ public final class ConnectionGate: Sendable {
     /// Takes a slot for the next accept, or registers `waiter` to be woken when one frees.
     func reserve(orWait waiter: Waiter) -> Bool {
         state.withLockedValue { state in
-            if let limit, state.open + state.reserved >= limit {
+            if let limit = state.limit, state.open + state.reserved >= limit {
                 state.waiters[ObjectIdentifier(waiter)] = waiter
                 return false
             }

@@ -24,27 +24,70 @@ final class Listener: Sendable {
 
     let address: ListenAddress
     let channel: Channel
-    /// The Unix socket path this listener created (and removes at shutdown); nil for TCP and for a socket
-    /// systemd passed in, which sidecar never unlinks.
-    let createdPath: String?
+    /// The Unix socket path this listener created (and removes at shutdown) and the identity of the socket
+    /// file bound there; nil for TCP and for a socket systemd passed in, which sidecar never unlinks.
+    let created: (path: String, identity: UnixSocketFile.Identity)?
     private let current: NIOLockedValueBox<Generation>
 
+    var createdPath: String? { created?.path }
     var bind: BindPlan { current.withLockedValue { $0.bind } }
 
-    private init(address: ListenAddress, channel: Channel, createdPath: String?, current: NIOLockedValueBox<Generation>)
-    {
+    private init(
+        address: ListenAddress, channel: Channel, created: (path: String, identity: UnixSocketFile.Identity)?,
+        current: NIOLockedValueBox<Generation>
+    ) {
         self.address = address
         self.channel = channel
-        self.createdPath = createdPath
+        self.created = created
         self.current = current
     }
 
-    /// Serves new connections with `frontend`/`bind` from now on (reload).
-    func update(frontend: FrontendPlan, bind: BindPlan) throws {
-        if let createdPath {
-            try Self.setOwnerAndMode(createdPath, bind.bind.unixSocket, shownAs: createdPath, at: bind.bind.location)
+    /// A reload's change to this listener, checked but not yet applied.
+    struct Update {
+        var generation: Generation
+        /// Owner and mode for the socket file this listener created, names resolved.
+        var permissions: UnixSocketFile.Permissions?
+    }
+
+    /// Checks what serving `frontend`/`bind` needs (user and group names resolve) without changing anything.
+    func prepareUpdate(frontend: FrontendPlan, bind: BindPlan) throws -> Update {
+        var permissions: UnixSocketFile.Permissions?
+        if let created {
+            let options = bind.bind.unixSocket
+            do {
+                permissions = try UnixSocketFile.resolve(
+                    user: options.user, uid: options.uid, group: options.group, gid: options.gid, mode: options.mode,
+                    shown: created.path)
+            } catch {
+                throw ProxyError(error.description, at: bind.bind.location)
+            }
         }
-        current.withLockedValue { $0 = Generation(frontend: frontend, bind: bind) }
+        return Update(generation: Generation(frontend: frontend, bind: bind), permissions: permissions)
+    }
+
+    /// Gives the socket file the update's owner and mode, only if the path still holds the socket this
+    /// listener bound.
+    /// - Returns: the owner and mode before, for `restorePermissions` if another listener's update fails.
+    func applyPermissions(of update: Update) throws -> UnixSocketFile.Permissions? {
+        guard let created, let permissions = update.permissions else { return nil }
+        do {
+            return try UnixSocketFile.apply(
+                permissions, to: created.path, expecting: created.identity, shown: created.path)
+        } catch {
+            throw ProxyError(error.description, at: update.generation.bind.bind.location)
+        }
+    }
+
+    /// Puts back what `applyPermissions` changed (best effort: it succeeded a moment ago).
+    func restorePermissions(_ previous: UnixSocketFile.Permissions?) {
+        guard let created, let previous else { return }
+        _ = try? UnixSocketFile.apply(previous, to: created.path, expecting: created.identity, shown: created.path)
+    }
+
+    /// Serves new connections with the update's plan from now on (reload). Cannot fail: everything that can
+    /// was done by `prepareUpdate` and `applyPermissions` for every listener first.
+    func commit(_ update: Update) {
+        current.withLockedValue { $0 = update.generation }
     }
 
     /// Binds and starts accepting for `bind`, serving `frontend`.
@@ -61,7 +104,9 @@ final class Listener: Sendable {
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        AcceptLimitHandler(gates: { current.withLockedValue { $0.bind.gates } }))
+                        AcceptLimitHandler(
+                            gates: { current.withLockedValue { $0.bind.gates } }, logger: logger,
+                            address: "\(address)"))
                 }
             }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -80,7 +125,7 @@ final class Listener: Sendable {
         if let descriptor {
             do {
                 let channel = try await bootstrap.withBoundSocket(descriptor).get()
-                return Listener(address: address, channel: channel, createdPath: nil, current: current)
+                return Listener(address: address, channel: channel, created: nil, current: current)
             } catch {
                 throw ProxyError(
                     "cannot listen on inherited socket fd \(descriptor) for \(address): \(Self.describe(error))",
@@ -91,7 +136,7 @@ final class Listener: Sendable {
         case .tcp(let host, let port):
             do {
                 let channel = try await bootstrap.bind(host: host.isEmpty ? "0.0.0.0" : host, port: port).get()
-                return Listener(address: address, channel: channel, createdPath: nil, current: current)
+                return Listener(address: address, channel: channel, created: nil, current: current)
             } catch {
                 throw ProxyError("cannot listen on \(bind.bind.address): \(Self.describe(error))", at: location)
             }
@@ -109,8 +154,9 @@ final class Listener: Sendable {
             } catch {
                 throw ProxyError("cannot listen on \(path): \(Self.describe(error))", at: location)
             }
+            let identity: UnixSocketFile.Identity
             do {
-                try Self.setOwnerAndMode(temporary, bind.bind.unixSocket, shownAs: path, at: location)
+                identity = try Self.setOwnerAndMode(temporary, bind.bind.unixSocket, shownAs: path, at: location)
                 do {
                     try UnixSocketFile.install(temporary, at: path)
                 } catch {
@@ -121,7 +167,7 @@ final class Listener: Sendable {
                 try? await channel.close()
                 throw error
             }
-            return Listener(address: address, channel: channel, createdPath: path, current: current)
+            return Listener(address: address, channel: channel, created: (path, identity), current: current)
         case .inheritedFD, .systemd:
             throw ProxyError("\(bind.bind.address): no such socket was passed to sidecar", at: location)
         }
@@ -130,14 +176,19 @@ final class Listener: Sendable {
     /// Stops accepting; removes the socket file this listener created.
     func close() async {
         try? await channel.close()
-        if let createdPath { UnixSocketFile.remove(createdPath) }
+        // Only our own socket: whatever someone put at the path since is not ours to delete.
+        if let created,
+            (try? UnixSocketFile.identity(ofSocketAt: created.path, shown: created.path)) == created.identity
+        {
+            UnixSocketFile.remove(created.path)
+        }
     }
 
     private static func setOwnerAndMode(
         _ path: String, _ options: UnixSocketOptions, shownAs shown: String, at location: SourceLocation
-    ) throws {
+    ) throws -> UnixSocketFile.Identity {
         do {
-            try UnixSocketFile.setOwnerAndMode(
+            return try UnixSocketFile.setOwnerAndMode(
                 path, user: options.user, uid: options.uid, group: options.group, gid: options.gid,
                 mode: options.mode, shown: shown)
         } catch {

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SidecarConfig
+import SidecarSystemd
 
 /// The running proxy: every frontend's listeners, serving from one `ProxyPlan`.
 ///
@@ -45,6 +46,8 @@ public final class Proxy: Sendable {
         let listeners = try await Self.openListeners(
             plan: plan, group: group, registry: registry, descriptors: descriptors, keeping: self.listeners,
             logger: logger)
+        // The process-wide gate may be the old plan's, shared: it takes the new limit now that nothing can fail.
+        plan.globalGate.setLimit(plan.globalMaxconn)
         for frontend in self.plan.frontends { frontend.backend.stopHealthChecks() }
         for frontend in plan.frontends { frontend.backend.startHealthChecks(group: group, logger: logger) }
         let kept = Set(listeners.map { ObjectIdentifier($0) })
@@ -95,9 +98,24 @@ public final class Proxy: Sendable {
                         ])
                 }
             }
-            // Only once every new socket is bound do reused listeners switch to the new plan.
+            // Only once every new socket is bound do reused listeners switch to the new plan, all of them or
+            // none: every update is checked first, then socket permissions are applied (and put back if one
+            // fails), and only then is any plan swapped, which cannot fail.
+            var updates: [(Listener, Listener.Update)] = []
             for (listener, frontend, bind) in result where !opened.contains(where: { $0 === listener }) {
-                try listener.update(frontend: frontend, bind: bind)
+                updates.append((listener, try listener.prepareUpdate(frontend: frontend, bind: bind)))
+            }
+            var applied: [(Listener, UnixSocketFile.Permissions?)] = []
+            do {
+                for (listener, update) in updates {
+                    applied.append((listener, try listener.applyPermissions(of: update)))
+                }
+            } catch {
+                for (listener, previous) in applied.reversed() { listener.restorePermissions(previous) }
+                throw error
+            }
+            for (listener, update) in updates {
+                listener.commit(update)
                 // A listener holding accepts at the old plan's limits re-checks against the new plan's.
                 listener.channel.read()
             }

@@ -81,6 +81,8 @@ final class ProxyConnection {
     private var idle: (timeout: TimeAmount, cause: Character)?
     private var idleTimer: Scheduled<Void>?
     private var lastActivity = NIODeadline.now()
+    /// This connection's place among the plan's pending handshakes, while its client handshake runs.
+    private var handshakeTicket: UInt64?
 
     /// Sets up the client channel's pipeline and starts the connection.
     static func accept(
@@ -92,10 +94,21 @@ final class ProxyConnection {
             peer: connection.peerAddress)
         registry.register(channel)
         channel.closeFuture.whenComplete { _ in registry.unregister(channel) }
+        // `tcp-request connection` runs at accept, as in HAProxy: a refused client gets no TLS byte.
+        if let refusal = frontend.admit(connectionFrom: channel.remoteAddress) {
+            connection.session?.denied()
+            connection.refuse(ProxyError(refusal))
+            connection.clientOpen = false
+            channel.close(promise: nil)
+            return
+        }
         let relay = RelayHandler(connection: connection, side: .client)
         connection.clientRelay = relay
         let operations = channel.pipeline.syncOperations
         if let tls = bind.tls {
+            let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
+            let loop = channel.eventLoop
+            connection.handshakeTicket = bind.handshakes.enter { loop.execute { bound.value.displaced() } }
             try operations.addHandler(TLSHandler(context: tls, handshakeTimeout: bind.handshakeTimeout))
         }
         if let dbus = frontend.frontend.dbus {
@@ -137,6 +150,7 @@ final class ProxyConnection {
         guard let completed = event as? TLSHandshakeCompleted, isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
+            leavePendingHandshakes()
             peerSubject = completed.peerSubject
             session?.setSubject(completed.peerSubject)
             session?.handshakeCompleted(after: completed.duration)
@@ -198,6 +212,7 @@ final class ProxyConnection {
         guard isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
+            leavePendingHandshakes()
             let code = (error as? TLSError)?.code
             session?.handshakeFailed(
                 code == TLSError.certificateRejected
@@ -226,6 +241,7 @@ final class ProxyConnection {
             if session?.wasShutDown == true { end("K") }
             switch state {
             case .clientHandshake:
+                leavePendingHandshakes()
                 state = .closed
             case .connecting(_, let channel):
                 end("C")
@@ -250,6 +266,25 @@ final class ProxyConnection {
             idleTimer?.cancel()
             logEnd()
         }
+    }
+
+    private func leavePendingHandshakes() {
+        guard let handshakeTicket else { return }
+        self.handshakeTicket = nil
+        bind.handshakes.leave(handshakeTicket)
+    }
+
+    /// A newer connection took this one's place among the pending handshakes (the queue already let go).
+    private func displaced() {
+        guard handshakeTicket != nil, case .clientHandshake = state else { return }
+        handshakeTicket = nil
+        session?.handshakeFailed(.timeout)
+        refuse(
+            ProxyError(
+                "TLS handshake not finished when \(bind.handshakes.limit) newer connections were handshaking; closed "
+                    + "to make room (tune.ssl.max-pending-handshakes)"))
+        clientOpen = false
+        client.close(promise: nil)
     }
 
     // MARK: connecting the backend
@@ -443,6 +478,11 @@ final class ProxyConnection {
         state = .closed
         logged = true
         releasePick()
+        if frontend.frontend.tcplog, let refusal = error as? ProxyError {
+            // Refused at accept by `tcp-request connection`: no handshake took place.
+            logger.warning("\(logClient) \(frontend.frontend.name)/\(bindName): refused (\(refusal.message))")
+            return
+        }
         if frontend.frontend.tcplog {
             let line = ConnectionLog.handshakeFailure(
                 client: logClient, accepted: acceptedAt, frontend: frontend.frontend.name, bindName: bindName,

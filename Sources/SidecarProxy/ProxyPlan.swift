@@ -10,15 +10,35 @@ import SidecarTLS
 public struct ProxyPlan: Sendable {
     public let configuration: Configuration
     public let frontends: [FrontendPlan]
+    /// How the descriptor limit is shared out; nil when the plan was made without one (tests, `check`).
+    public let descriptors: DescriptorBudget?
+    /// The process-wide `maxconn` gate. A plan made to continue another shares its gate, so connections of
+    /// every loaded configuration count: they all hold descriptors of this one process.
+    let globalGate: ConnectionGate
+    /// The global `maxconn` this plan asks for; a shared gate takes it when the plan starts serving.
+    let globalMaxconn: Int?
 
+    /// - Parameters:
+    ///   - descriptorLimit: the soft `RLIMIT_NOFILE`; with it, a configuration without a global `maxconn`
+    ///     gets one derived from the limit (`DescriptorBudget`).
+    ///   - previous: the plan this one replaces on reload; its process-wide gate is kept (see `globalGate`).
     /// - Throws: `TLSContextError` for a certificate problem, `ProxyError` for an address problem.
-    public init(configuration: Configuration, handshakeTimeout: TimeAmount = .seconds(10)) throws {
+    public init(
+        configuration: Configuration, descriptorLimit: Int? = nil, continuing previous: ProxyPlan? = nil,
+        handshakeTimeout: TimeAmount = .seconds(10)
+    ) throws {
         self.configuration = configuration
+        descriptors = descriptorLimit.map { DescriptorBudget(configuration: configuration, descriptorLimit: $0) }
         var backends: [String: BackendPlan] = [:]
         for backend in configuration.backends {
             backends[backend.name] = try BackendPlan(backend: backend)
         }
-        let global = ConnectionGate(maxconn: configuration.global.maxconn)
+        globalMaxconn = descriptors?.maxconn ?? configuration.global.maxconn
+        let global = previous?.globalGate ?? ConnectionGate(maxconn: globalMaxconn)
+        globalGate = global
+        let handshakes = PendingHandshakes(
+            limit: descriptors?.pendingHandshakes ?? configuration.global.maxPendingHandshakes
+                ?? DescriptorBudget.defaultPendingHandshakes(maxconn: configuration.global.maxconn))
         frontends = try configuration.frontends.map { frontend in
             guard let name = frontend.defaultBackend, let backend = backends[name] else {
                 throw ProxyError("frontend '\(frontend.name)' has no backend", at: frontend.location)
@@ -29,7 +49,8 @@ public struct ProxyPlan: Sendable {
                     bind: bind, tls: try bind.tls.map { try TLSContext.make($0, role: .server, for: bind.location) },
                     handshakeTimeout: bind.handshakeTimeout.map(TimeAmount.init) ?? handshakeTimeout,
                     gates: ConnectionGates(
-                        bind: ConnectionGate(maxconn: bind.maxconn), frontend: frontendGate, global: global))
+                        bind: ConnectionGate(maxconn: bind.maxconn), frontend: frontendGate, global: global),
+                    handshakes: handshakes)
             }
             return FrontendPlan(frontend: frontend, binds: binds, backend: backend)
         }
@@ -59,12 +80,18 @@ public final class BindPlan: Sendable {
     public let handshakeTimeout: TimeAmount
     /// The `maxconn` counters this bind's connections count against.
     public let gates: ConnectionGates
+    /// The plan's pending TLS handshakes (`tune.ssl.max-pending-handshakes`), shared by all its binds.
+    let handshakes: PendingHandshakes
 
-    init(bind: Bind, tls: TLSContext?, handshakeTimeout: TimeAmount, gates: ConnectionGates = ConnectionGates()) {
+    init(
+        bind: Bind, tls: TLSContext?, handshakeTimeout: TimeAmount, gates: ConnectionGates = ConnectionGates(),
+        handshakes: PendingHandshakes = PendingHandshakes(limit: DescriptorBudget.maxDefaultPendingHandshakes)
+    ) {
         self.bind = bind
         self.tls = tls
         self.handshakeTimeout = handshakeTimeout
         self.gates = gates
+        self.handshakes = handshakes
     }
 }
 

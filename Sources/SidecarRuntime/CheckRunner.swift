@@ -1,5 +1,6 @@
 import SidecarConfig
 import SidecarProxy
+import SidecarSystemd
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -15,6 +16,13 @@ public enum CheckRunner {
         guard loadFiles, let configuration = result.configuration else { return result }
         do {
             let findings = try ProxyPlan(configuration: configuration).certificateFindings()
+            // The limit `check` itself may raise to; a service's is its unit's LimitNOFILE.
+            let budget = DescriptorBudget(configuration: configuration, descriptorLimit: DescriptorLimit.current().hard)
+            let verdict = result.lines.removeLast()
+            result.lines.append(
+                "\(budget.summary) (with this process's hard limit; a unit's LimitNOFILE= sets its own)")
+            if let warning = budget.warning { result.lines.append("warning: \(warning)") }
+            result.lines.append(verdict)
             if !findings.isEmpty {
                 let verdict = result.lines.removeLast()
                 result.lines += findings.map(\.description)

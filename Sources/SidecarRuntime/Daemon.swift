@@ -54,10 +54,13 @@ public final class Daemon: Sendable {
         MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
         let signals = SignalStream.start([SIGHUP, SIGTERM, SIGINT])
         let inherited = InheritedSocket.takeAll()
+        // As HAProxy: the soft descriptor limit up to the hard one (the units set LimitNOFILE).
+        let descriptorLimit = DescriptorLimit.raiseSoftToHard().soft
         var configuration = try source.load(for: mode)
         for warning in configuration.warnings { logger.warning("\(warning)") }
-        let plan = try ProxyPlan(configuration: configuration)
+        let plan = try ProxyPlan(configuration: configuration, descriptorLimit: descriptorLimit)
         logCertificateFindings(plan)
+        logDescriptorBudget(plan)
         let descriptors = try SocketActivation.assign(inherited, to: configuration)
         let threads = self.threads ?? configuration.global.nbthread ?? System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -106,8 +109,10 @@ public final class Daemon: Sendable {
                 do {
                     let next = try source.load(for: mode)
                     for warning in next.warnings { logger.warning("\(warning)") }
-                    let nextPlan = try ProxyPlan(configuration: next)
+                    let nextPlan = try ProxyPlan(
+                        configuration: next, descriptorLimit: descriptorLimit, continuing: proxy.plan)
                     logCertificateFindings(nextPlan)
+                    logDescriptorBudget(nextPlan)
                     let nextDescriptors = try SocketActivation.assign(inherited, to: next)
                     if self.threads == nil, next.global.nbthread != configuration.global.nbthread {
                         logger.warning(
@@ -173,6 +178,14 @@ public final class Daemon: Sendable {
         for finding in plan.certificateFindings() {
             if finding.severity == .error { logger.error("\(finding)") } else { logger.warning("\(finding)") }
         }
+    }
+
+    /// The descriptor limit, the reserve and the global `maxconn` in force; a warning when a configured
+    /// `maxconn` needs more descriptors than the limit allows.
+    private func logDescriptorBudget(_ plan: ProxyPlan) {
+        guard let budget = plan.descriptors else { return }
+        logger.info("\(budget.summary)")
+        if let warning = budget.warning { logger.warning("\(warning)") }
     }
 
     private func startWatchdog() -> Task<Void, Never>? {

@@ -26,9 +26,10 @@ final class MetricsServer: Sendable {
 
     /// Binds `address` and starts answering.
     /// - Throws: `StatsSocketError` naming `location` when the address cannot be bound.
+    /// - Parameter idleTimeout: how long a connection may send no request (or not read its answers).
     static func start(
         _ address: ListenAddress, location: SourceLocation?, api: RuntimeAPI, metrics: MetricsExporter,
-        group: any EventLoopGroup, logger: Logger
+        group: any EventLoopGroup, logger: Logger, idleTimeout: TimeAmount = .seconds(10)
     ) async throws -> MetricsServer {
         let place = location.map { "\($0): " } ?? ""
         guard case .tcp(let host, let port) = address else {
@@ -40,10 +41,18 @@ final class MetricsServer: Sendable {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 16)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ConnectionCapHandler())
+                    }
+                }
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(10)))
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                        // Pipelined requests are queued (and capped) by MetricsHTTPHandler itself, which answers
+                        // only while the client reads.
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                            withPipeliningAssistance: false, withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandler(
                             MetricsHTTPHandler(api: api, metrics: metrics, stopping: stopping))
                     }
@@ -81,15 +90,33 @@ final class MetricsServer: Sendable {
     }
 }
 
-/// Answers one HTTP request at a time on a metrics connection.
-private final class MetricsHTTPHandler: ChannelInboundHandler {
+/// Answers the requests of one metrics connection, in order, only while the client reads.
+///
+/// A client that pipelines requests and never reads its answers must not make the server build and buffer
+/// every body (measured before: RSS 27 → 51 MiB): an answer is written only while the channel is writable,
+/// no more input is read while answers wait, at most `maxPipelined` requests may wait (more closes the
+/// connection: Prometheus never pipelines), and the idle event (no request for 10 s, also while answers wait
+/// for a client that does not read) closes the connection.
+///
+/// Lives on its channel's event loop; not `Sendable`.
+private final class MetricsHTTPHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
+
+    /// Requests received and not yet answered, at most.
+    static let maxPipelined = 16
 
     private let api: RuntimeAPI
     private let metrics: MetricsExporter
     private let stopping: NIOLockedValueBox<Bool>
+    /// The request whose head arrived and whose end has not.
     private var request: HTTPRequestHead?
+    /// Complete requests waiting for the channel to be writable.
+    private var waiting: [HTTPRequestHead] = []
+    /// The connection is closing (after `Connection: close`, too many pipelined requests, or idle).
+    private var closing = false
+    private var readHeld = false
 
     init(api: RuntimeAPI, metrics: MetricsExporter, stopping: NIOLockedValueBox<Bool>) {
         self.api = api
@@ -98,19 +125,57 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let head): request = head
         case .body: break
         case .end:
             guard let head = request else { return }
             request = nil
-            respond(to: head, context: context)
+            waiting.append(head)
+            if waiting.count > Self.maxPipelined {
+                close(context: context)
+                return
+            }
+            answerWaiting(context: context)
         }
     }
 
+    func read(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        if !waiting.isEmpty || !context.channel.isWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            answerWaiting(context: context)
+            if readHeld, waiting.isEmpty, !closing {
+                readHeld = false
+                context.read()
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) }
+        if event is IdleStateHandler.IdleStateEvent { close(context: context) }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    private func answerWaiting(context: ChannelHandlerContext) {
+        while !closing, context.channel.isWritable, !waiting.isEmpty {
+            respond(to: waiting.removeFirst(), context: context)
+        }
+    }
+
+    private func close(context: ChannelHandlerContext) {
+        closing = true
+        waiting = []
+        context.close(promise: nil)
     }
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -146,6 +211,10 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil) }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         let channel = context.channel
-        if !keepAlive { done.whenComplete { _ in channel.close(promise: nil) } }
+        if !keepAlive {
+            closing = true
+            waiting = []
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 }

@@ -10,7 +10,8 @@ import SidecarSystemd
 /// Protocol, as HAProxy's: a client sends one command line (several may be joined with `;`) and gets the
 /// answer, then the connection closes. After `prompt` the connection is interactive: every answer is followed
 /// by a `> ` prompt and the connection stays open until `quit`, EOF or 10 s without a command (HAProxy's
-/// default `stats timeout`).
+/// default `stats timeout`), or 10 s while its answers wait for a client that does not read. At most 10
+/// connections at once per socket (HAProxy's default `stats maxconn`); more are closed on accept.
 ///
 /// The socket file is created like a `bind` socket (`UnixSocketFile`: bound under a temporary name, given the
 /// line's `mode`, renamed into place) and removed on `close`. The mode is 0600 when none is given: the socket
@@ -35,8 +36,10 @@ final class StatsSocketServer: Sendable {
 
     /// Binds the socket of `socket` and starts answering with `api`.
     /// - Throws: `ProxyError`-worded `RuntimeAPIError` naming the line when the socket cannot be created.
+    /// - Parameter idleTimeout: how long a connection may send no command (or not read its answers).
     static func start(
-        _ socket: StatsSocket, api: RuntimeAPI, group: any EventLoopGroup, logger: Logger
+        _ socket: StatsSocket, api: RuntimeAPI, group: any EventLoopGroup, logger: Logger,
+        idleTimeout: TimeAmount = .seconds(10)
     ) async throws -> StatsSocketServer {
         guard case .unix(let path) = socket.address else {
             throw StatsSocketError("\(socket.location): 'stats socket' must be a Unix socket path")
@@ -55,11 +58,15 @@ final class StatsSocketServer: Sendable {
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 16)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ConnectionCapHandler())
+                    }
+                }
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            IdleStateHandler(readTimeout: .seconds(10)))
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                         try channel.pipeline.syncOperations.addHandler(
                             RuntimeAPIHandler(api: api, level: level))
                     }

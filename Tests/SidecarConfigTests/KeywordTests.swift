@@ -73,6 +73,12 @@ struct KeywordTests {
         },
         KeywordCase(keyword: "hard-stop-after default", text: config()) { $0.global.hardStopAfter == .seconds(30) },
         KeywordCase(keyword: "maxconn (global)", text: config(global: ["maxconn 1000"])) { $0.global.maxconn == 1000 },
+        KeywordCase(
+            keyword: "tune.ssl.max-pending-handshakes", text: config(global: ["tune.ssl.max-pending-handshakes 40"])
+        ) { $0.global.maxPendingHandshakes == 40 },
+        KeywordCase(keyword: "tune.ssl.max-pending-handshakes unset", text: config()) {
+            $0.global.maxPendingHandshakes == nil
+        },
         KeywordCase(keyword: "nbthread", text: config(global: ["nbthread 3"])) { $0.global.nbthread == 3 },
         KeywordCase(keyword: "nbthread unset", text: config()) { $0.global.nbthread == nil },
         KeywordCase(
