@@ -10,8 +10,13 @@ import SidecarRuntime
 #endif
 
 /// `sidecar`: a double-proxy mTLS sidecar for Unix-socket protocols such as D-Bus.
+///
+/// Every command is synchronous (`ParsableCommand`), on purpose: an async `main` runs on Swift's global
+/// executor, which on Linux starts libdispatch worker threads, and those call `setpriority(2)`, which the
+/// units' `SystemCallFilter=~@resources` punishes with SIGSYS. `forward` and `reverse` run their async code on
+/// their own event loops (`runDaemon`), `status` and `probe` on NIO's (`EventLoopTask`).
 @main
-struct Sidecar: AsyncParsableCommand {
+struct Sidecar: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sidecar",
         abstract: "Carry a Unix-socket protocol (D-Bus) between hosts over mutual TLS.",
