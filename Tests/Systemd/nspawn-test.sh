@@ -58,6 +58,22 @@ inside() {
         "$@"
 }
 
+# service_verdicts: one line per service saying how it ended, naming SIGSYS (SystemCallFilter=) when that was it.
+service_verdicts() {
+    local service result killed
+    for service in sidecar.service sidecar-reverse.service; do
+        result="$(inside systemctl show -P Result "$service")"
+        killed="$(inside journalctl --no-pager -b -o cat -u "$service" | grep -m1 'code=killed' || true)"
+        if [[ "$killed" == *status=31/SYS* ]]; then
+            printf '%s: killed by SIGSYS, a system call its SystemCallFilter= forbids (%s; result %s)\n' \
+                "$service" "$killed" "$result"
+        else
+            printf '%s: %s, result %s%s\n' "$service" "$(inside systemctl is-active "$service")" "$result" \
+                "${killed:+ ($killed)}"
+        fi
+    done
+}
+
 show_units() {
     printf -- '--- inside the container: units and journal\n'
     inside systemctl --no-pager --full status sidecar.socket sidecar.service sidecar-reverse.socket \
@@ -243,7 +259,7 @@ call_agent() {
 if tunneled_id="$(call_agent)" && [[ "$tunneled_id" == "$direct_id" ]]; then
     pass "busctl through /run/sidecar/agent.sock gets the bus's own id (socket activation, forward -> TLS -> reverse)"
 else
-    fatal "busctl through /run/sidecar/agent.sock" "got: $tunneled_id" "want: $direct_id"
+    fatal "busctl through /run/sidecar/agent.sock" "got: $tunneled_id" "want: $direct_id" "$(service_verdicts)"
 fi
 for service in sidecar.service sidecar-reverse.service; do
     if [[ "$(inside systemctl is-active "$service")" == active ]]; then
