@@ -5,7 +5,7 @@
 #   Tests/Systemd/nspawn-test.sh [SIDECAR-BINARY]      default: the debug build (swift build --show-bin-path)
 #
 # The container's root is an overlayfs: this machine's / as the read-only lower layer, a tmpfs as the upper
-# layer, so nothing inside touches the host. Inside: install sidecar (install_sidecar), certificates from
+# layer; its network is private (loopback only); so nothing inside touches the host. Inside: install sidecar (install_sidecar), certificates from
 # `sidecar certs`, the shipped BlueChi-style configurations, a dbus-daemon standing in for bluechi-controller
 # on /run/bluechi/bluechi.sock, then `systemctl enable --now sidecar-reverse.socket sidecar.socket` and checks:
 # socket activation of both services by one busctl call, a live connection kept across `systemctl reload`,
@@ -131,7 +131,8 @@ rm -f "$WORK/root/etc/machine-id"
 systemd-machine-id-setup --root="$WORK/root" >/dev/null 2>&1 || true
 
 boot_started=$SECONDS
-systemd-nspawn --register=no --keep-unit --quiet --machine="$MACHINE" -D "$WORK/root" --boot \
+# A private network (loopback only): port 2021 and whatever else the boot starts stay off this machine's.
+systemd-nspawn --register=no --keep-unit --quiet --private-network --machine="$MACHINE" -D "$WORK/root" --boot \
     </dev/null >"$WORK/console.log" 2>&1 &
 NSPAWN_PID=$!
 
