@@ -86,6 +86,8 @@ show_units() {
 cleanup() {
     local status=$?
     set +e
+    trap '' INT TERM # a second signal must not cut the teardown short
+    ((status == 130 || status == 143)) && fail "interrupted by a signal; tearing down"
     if [[ -n "$CLIENT_PID" ]]; then kill "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null; fi
     # Killing the container's PID 1 ends every process in its PID namespace; nspawn then exits.
     [[ -n "$LEADER" ]] && kill -KILL "$LEADER" 2>/dev/null
