@@ -27,8 +27,8 @@ import SidecarSystemd
 /// - SIGTERM/SIGINT: `STOPPING=1`, stop accepting, let connections finish for up to `hard-stop-after`, close
 ///   the rest, return.
 ///
-/// Signals are handled one at a time in arrival order, so a SIGHUP during a reload waits for it to end, and
-/// one during the drain is ignored.
+/// Signals arrive in `serve`'s stream, fed by the main thread (`runDaemon`). They are handled one at a time
+/// in arrival order, so a SIGHUP during a reload waits for it to end, and one during the drain is ignored.
 public final class Daemon: Sendable {
     private let source: ConfigurationSource
     private let mode: ProxyMode
@@ -48,20 +48,20 @@ public final class Daemon: Sendable {
     }
 
     /// What `prepare()` built on the calling thread: everything that needs no event loop.
-    public struct Start: Sendable {
+    struct Start: Sendable {
         let configuration: Configuration
         let plan: ProxyPlan
         let inherited: [InheritedSocket]
         let descriptors: [ListenAddress: Int32]
         let threads: Int
         /// The daemon's event loops; `serve` runs on one of them (see `EventLoopTaskExecutor`).
-        public let group: MultiThreadedEventLoopGroup
+        let group: MultiThreadedEventLoopGroup
     }
 
     /// Loads and checks the configuration, builds every TLS context, takes systemd's sockets and creates the
     /// event loops. Runs on the main thread, before any other thread exists except the loops it creates.
     /// - Throws: a configuration, certificate or socket-activation error, worded for the operator.
-    public func prepare() throws -> Start {
+    func prepare() throws -> Start {
         MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
         let inherited = InheritedSocket.takeAll()
         let configuration = try source.load(for: mode)
@@ -82,7 +82,7 @@ public final class Daemon: Sendable {
     /// exists. For the same reason it sleeps with the event loop's timers, not `Task.sleep`, and leaves the
     /// event loops to end with the process instead of calling `shutdownGracefully` (which uses a Dispatch queue).
     /// - Throws: whatever keeps it from starting (an address in use, a stats socket), worded for the operator.
-    public func serve(_ start: Start, signals: AsyncStream<Int32>) async throws {
+    func serve(_ start: Start, signals: AsyncStream<Int32>) async throws {
         var configuration = start.configuration
         let plan = start.plan
         let inherited = start.inherited
