@@ -25,6 +25,7 @@ struct Sidecar: ParsableCommand {
             and a client certificate. On the manager node, `sidecar reverse` listens on TCP, requires a client
             certificate from your CA, and hands each connection to the local Unix socket.
             """,
+        version: BuildInfo.report,
         subcommands: [Forward.self, Reverse.self, Check.self, Certs.self, Probe.self, Status.self]
     )
 }
