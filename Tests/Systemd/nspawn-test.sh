@@ -2,7 +2,9 @@
 # sidecar under a real systemd: boots systemd as PID 1 in a systemd-nspawn container and runs both units there
 # as an operator would (README, "systemd" and the BlueChi guide).
 #
-#   Tests/Systemd/nspawn-test.sh [SIDECAR-BINARY]      default: the debug build (swift build --show-bin-path)
+#   Tests/Systemd/nspawn-test.sh PACKAGE.deb       installs the Debian package (scripts/package.sh deb)
+#   Tests/Systemd/nspawn-test.sh [SIDECAR-BINARY]  copies the binary and the repository's files as the README's
+#                                                  table says; default: the debug build
 #
 # The container's root is an overlayfs: this machine's / as the read-only lower layer, a tmpfs as the upper
 # layer; its network is private (loopback only); so nothing inside touches the host. Inside: install sidecar (install_sidecar), certificates from
@@ -17,7 +19,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT_DIR="$PWD"
-SIDECAR="${1:-$(swift build --show-bin-path)/sidecar}"
+SIDECAR="${1:-$(swift build --show-bin-path)/sidecar}" # a binary, or a .deb holding one
 
 WORK=""        # temporary directory: console.log, and the mount points layers/ (tmpfs) and root/ (overlay)
 NSPAWN_PID=""  # systemd-nspawn, our child
@@ -110,12 +112,18 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
+# set -e ends the script at an unexpected error: say where, so that it is never a silent stop.
+trap 'fail "the test script itself failed at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- preconditions -----------------------------------------------------------------------------------------
 ((EUID == 0)) || fatal "preconditions" "needs root (mount, systemd-nspawn, nsenter)"
-[[ -x "$SIDECAR" ]] || fatal "preconditions" "no sidecar binary at $SIDECAR (swift build first)"
+if [[ "$SIDECAR" == *.deb ]]; then
+    [[ -f "$SIDECAR" ]] || fatal "preconditions" "no package at $SIDECAR (scripts/package.sh deb builds it)"
+else
+    [[ -x "$SIDECAR" ]] || fatal "preconditions" "no sidecar binary at $SIDECAR (swift build first)"
+fi
 command -v systemd-nspawn >/dev/null || fatal "preconditions" "systemd-nspawn missing: apt-get install systemd-container"
 /usr/bin/python3 -c 'import dbus' 2>/dev/null || fatal "preconditions" "python3-dbus missing: apt-get install python3-dbus"
 
@@ -169,11 +177,20 @@ esac
 
 # --- install -------------------------------------------------------------------------------------------------
 
-# install_sidecar: puts sidecar into the container the way the package does (binary, units, sysusers and
-# tmpfiles files, example configurations), and creates the user and /run/sidecar. The one place to change
-# when the Debian package replaces it (`dpkg -i`).
+# install_sidecar: puts sidecar into the container as the operator does, binary, units, sysusers and tmpfiles
+# files, example configurations, and creates the user and /run/sidecar: `dpkg -i` of the Debian package, or,
+# given a bare binary, the files by hand as the README's table lists them.
 install_sidecar() {
     local root="$WORK/root" unit
+    if [[ "$SIDECAR" == *.deb ]]; then
+        mkdir -p "$root$STAGE"
+        cp "$SIDECAR" "$root$STAGE/sidecar.deb"
+        inside dpkg -i "$STAGE/sidecar.deb" >"$WORK/dpkg.log" 2>&1 || {
+            cat "$WORK/dpkg.log"
+            return 1
+        }
+        return 0
+    fi
     install -D -m 0755 "$SIDECAR" "$root/usr/bin/sidecar"
     for unit in sidecar.socket sidecar.service sidecar-reverse.socket sidecar-reverse.service; do
         install -D -m 0644 "systemd/$unit" "$root/usr/lib/systemd/system/$unit"
@@ -187,9 +204,17 @@ install_sidecar() {
         inside systemctl daemon-reload
 }
 
-install_sidecar || fatal "install sidecar" "install_sidecar failed"
-inside id sidecar >/dev/null 2>&1 || fatal "install sidecar" "no user 'sidecar' after systemd-sysusers"
-pass "install sidecar: binary, units, sysusers (user sidecar), tmpfiles, example configurations"
+how="$([[ "$SIDECAR" == *.deb ]] && echo "dpkg -i $(basename "$SIDECAR")" || echo "files copied by hand")"
+out="$(install_sidecar 2>&1)" || fatal "install sidecar ($how)" "$out"
+inside id sidecar >/dev/null 2>&1 || fatal "install sidecar ($how)" "no user 'sidecar' afterwards"
+for file in /usr/bin/sidecar /etc/sidecar/conf.d/bluechi-agent.cfg /etc/sidecar/reverse.d/bluechi-controller.cfg; do
+    inside test -e "$file" || fatal "install sidecar ($how)" "no $file afterwards"
+done
+# Installing neither enables nor starts anything: the operator needs certificates first.
+enabled="$(inside systemctl is-enabled sidecar.socket sidecar.service sidecar-reverse.socket sidecar-reverse.service |
+    sort -u | tr '\n' ' ' || true)"
+[[ "$enabled" == "disabled " ]] || fatal "install sidecar ($how)" "units not all disabled afterwards: $enabled"
+pass "install sidecar ($how): binary, units, user sidecar, example configurations; nothing enabled"
 
 # Certificates as the BlueChi guide makes them: one CA, the controller's leaf with the name the agents dial,
 # one per agent node with its node name as CN. hard-tls may require --server on a server's leaf.
