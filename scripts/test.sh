@@ -17,8 +17,8 @@ STEPS=(
     step_selinux
     step_benchmark_tools
     step_build
-    step_systemd
     step_test
+    step_systemd
 )
 
 # Debian packages the build and the tests need, each as "package:probe": the probe is a command that the
@@ -39,6 +39,11 @@ PACKAGES=(
     "python3:python3"       # the MemoryDenyWriteExecute check (prctl) in the end-to-end tests
     "python3-prometheus-client:" # the reference parser /metrics is checked with (/usr/bin/python3)
     "gcc:cc"                # the benchmarks' C tools (step_benchmark_tools)
+    "binutils:objcopy"      # the release binary's debug information split off (make)
+    "make:make"
+    "git:git"               # the commit sidecar --version names
+    "dpkg-dev:dpkg-buildpackage" # the Debian package (step_systemd installs it)
+    "debhelper:dh"
     "systemd-container:systemd-nspawn" # systemd as PID 1 in a container (step_systemd)
     "python3-dbus:"         # libdbus client holding a connection across reload and stop (step_systemd)
 )
@@ -86,12 +91,15 @@ step_build() {
 }
 
 step_systemd() {
-    # Both units under a real systemd: PID 1 in systemd-nspawn on an overlay of this machine's /, socket
-    # activation, reload with a live connection, drain, systemd-analyze security. About 6-10 s; needs root.
-    say "systemd as PID 1 in systemd-nspawn (Tests/Systemd/nspawn-test.sh)"
-    local sudo=()
+    # Both units under a real systemd, installed from the Debian package: PID 1 in systemd-nspawn on an
+    # overlay of this machine's /, dpkg -i, socket activation, reload with a live connection, drain,
+    # systemd-analyze security. About 10 s, plus scripts/package.sh deb (the release build, which the
+    # packaging steps share, then about 80 s of packaging). Needs root.
+    say "systemd as PID 1 in systemd-nspawn, with the Debian package (Tests/Systemd/nspawn-test.sh)"
+    local package sudo=()
+    package="$(scripts/package.sh deb </dev/null | tail -n 1)" || die "scripts/package.sh deb failed"
     ((EUID == 0)) || sudo=(sudo -n)
-    "${sudo[@]}" Tests/Systemd/nspawn-test.sh "$(swift build --show-bin-path)/sidecar" </dev/null
+    "${sudo[@]}" Tests/Systemd/nspawn-test.sh "$package" </dev/null
 }
 
 step_test() {

@@ -185,6 +185,8 @@ install_sidecar() {
     if [[ "$SIDECAR" == *.deb ]]; then
         mkdir -p "$root$STAGE"
         cp "$SIDECAR" "$root$STAGE/sidecar.deb"
+        # man-db's trigger rebuilds the whole manual page index (seconds, on 2 cores); it is not under test.
+        echo "man-db man-db/auto-update boolean false" | inside debconf-set-selections
         inside dpkg -i "$STAGE/sidecar.deb" >"$WORK/dpkg.log" 2>&1 || {
             cat "$WORK/dpkg.log"
             return 1
@@ -205,7 +207,9 @@ install_sidecar() {
 }
 
 how="$([[ "$SIDECAR" == *.deb ]] && echo "dpkg -i $(basename "$SIDECAR")" || echo "files copied by hand")"
+install_started=$SECONDS
 out="$(install_sidecar 2>&1)" || fatal "install sidecar ($how)" "$out"
+how+=", $((SECONDS - install_started)) s"
 inside id sidecar >/dev/null 2>&1 || fatal "install sidecar ($how)" "no user 'sidecar' afterwards"
 for file in /usr/bin/sidecar /etc/sidecar/conf.d/bluechi-agent.cfg /etc/sidecar/reverse.d/bluechi-controller.cfg; do
     inside test -e "$file" || fatal "install sidecar ($how)" "no $file afterwards"
