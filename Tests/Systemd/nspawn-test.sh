@@ -7,18 +7,18 @@
 #                                                  table says; default: the debug build
 #
 # The container's root is an overlayfs: this machine's / as the read-only lower layer, a tmpfs as the upper
-# layer; its network is private (loopback only); so nothing inside touches the host. Inside: install sidecar (install_sidecar), certificates from
-# `sidecar certs`, the shipped BlueChi-style configurations, a dbus-daemon standing in for bluechi-controller
-# on /run/bluechi/bluechi.sock, then `systemctl enable --now sidecar-reverse.socket sidecar.socket` and checks:
-# socket activation of both services by one busctl call, a live connection kept across `systemctl reload`,
-# STATUS= in `systemctl status`, connection lines in the journal, a draining `systemctl stop`, no service
-# killed by a signal (SIGSYS from SystemCallFilter=), and the `systemd-analyze security` exposure of both
-# services. Prints PASS/FAIL per check; exit status 1 if any check failed or the container could not boot.
-# The container, the mounts and the temporary directory are removed on every exit. Needs root.
+# layer; its network is private (loopback only); so nothing inside touches the host. Inside: install sidecar
+# (install_sidecar), certificates from `sidecar certs`, the shipped BlueChi-style configurations, a dbus-daemon
+# standing in for bluechi-controller on /run/bluechi/bluechi.sock, then `systemctl enable --now
+# sidecar-reverse.socket sidecar.socket` and checks: socket activation of both services by one busctl call,
+# no libdispatch thread, a live connection kept across `systemctl reload`, STATUS= in `systemctl status`,
+# connection lines in the journal, a draining `systemctl stop`, no service killed by a signal (SIGSYS from
+# SystemCallFilter=), and the `systemd-analyze security` exposure of both services. Prints PASS/FAIL per
+# check; exit status 1 if any check failed or the container could not boot. The container, the mounts and
+# the temporary directory are removed on every exit. Needs root, systemd-container and python3-dbus.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT_DIR="$PWD"
 SIDECAR="${1:-$(swift build --show-bin-path)/sidecar}" # a binary, or a .deb holding one
 
 WORK=""        # temporary directory: console.log, and the mount points layers/ (tmpfs) and root/ (overlay)
@@ -31,9 +31,10 @@ STARTED_AT=$SECONDS
 STAGE=/var/lib/sidecar-nspawn-test # inside the container: test files (on the overlay, visible from here)
 PATH_INSIDE=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+# pass CHECK...: a passed check (the words joined by spaces).
 pass() {
     PASSED=$((PASSED + 1))
-    printf 'PASS  %s\n' "$1"
+    printf 'PASS  %s\n' "$*"
 }
 
 # fail CHECK [DETAIL...]: a failed check; the details are indented below it.
@@ -124,8 +125,10 @@ if [[ "$SIDECAR" == *.deb ]]; then
 else
     [[ -x "$SIDECAR" ]] || fatal "preconditions" "no sidecar binary at $SIDECAR (swift build first)"
 fi
-command -v systemd-nspawn >/dev/null || fatal "preconditions" "systemd-nspawn missing: apt-get install systemd-container"
-/usr/bin/python3 -c 'import dbus' 2>/dev/null || fatal "preconditions" "python3-dbus missing: apt-get install python3-dbus"
+command -v systemd-nspawn >/dev/null ||
+    fatal "preconditions" "systemd-nspawn missing: apt-get install systemd-container"
+/usr/bin/python3 -c 'import dbus' 2>/dev/null ||
+    fatal "preconditions" "python3-dbus missing: apt-get install python3-dbus"
 
 # --- the container -----------------------------------------------------------------------------------------
 WORK="$(mktemp -d /tmp/sidecar-nspawn-XXXXXX)"
@@ -154,7 +157,8 @@ for _ in {1..200}; do
         fi
     done
     [[ -n "$LEADER" ]] && break
-    kill -0 "$NSPAWN_PID" 2>/dev/null || fatal "container boots" "systemd-nspawn exited: $(tail -n 5 "$WORK/console.log")"
+    kill -0 "$NSPAWN_PID" 2>/dev/null ||
+        fatal "container boots" "systemd-nspawn exited: $(tail -n 5 "$WORK/console.log")"
     sleep 0.05
 done
 [[ -n "$LEADER" ]] || fatal "container boots" "no PID 1 in the container after 10 s"
@@ -305,7 +309,8 @@ done
 # keeps its last 15 characters: oot.default-qos), which is what SystemCallFilter= used to kill (setpriority).
 for service in sidecar.service sidecar-reverse.service; do
     pid="$(inside systemctl show -P MainPID "$service")"
-    names="$(inside sh -c "cat /proc/$pid/task/*/comm" 2>/dev/null | sort | uniq -c | awk '{ printf "%s×%s ", $2, $1 }')"
+    names="$(inside sh -c "cat /proc/$pid/task/*/comm" 2>/dev/null | sort | uniq -c |
+        awk '{ printf "%s×%s ", $2, $1 }')"
     if [[ "$names" == *qos* ]]; then
         fail "$service starts no libdispatch worker thread" "threads: $names"
     else
@@ -361,12 +366,14 @@ fi
 agent_log="$(inside journalctl --no-pager -b -o cat -u sidecar.service)"
 controller_log="$(inside journalctl --no-pager -b -o cat -u sidecar-reverse.service)"
 if grep -q 'bluechi-agent bluechi-agent/manager ' <<<"$agent_log"; then
-    pass "journalctl -u sidecar holds the connection lines: $(grep -m1 'bluechi-agent bluechi-agent/manager ' <<<"$agent_log")"
+    pass "journalctl -u sidecar holds the connection lines:" \
+        "$(grep -m1 'bluechi-agent bluechi-agent/manager ' <<<"$agent_log")"
 else
     fail "journalctl -u sidecar holds the connection lines" "$(tail -n 8 <<<"$agent_log")"
 fi
 if grep -q 'bluechi-controller~ bluechi-controller/bluechi ' <<<"$controller_log"; then
-    pass "journalctl -u sidecar-reverse holds the connection lines: $(grep -m1 'bluechi-controller~ ' <<<"$controller_log")"
+    pass "journalctl -u sidecar-reverse holds the connection lines:" \
+        "$(grep -m1 'bluechi-controller~ ' <<<"$controller_log")"
 else
     fail "journalctl -u sidecar-reverse holds the connection lines" "$(tail -n 8 <<<"$controller_log")"
 fi
@@ -403,10 +410,12 @@ result="$(inside systemctl show -P Result sidecar.service) $(inside systemctl sh
 if [[ "$(inside systemctl is-active sidecar.service)" == inactive && "$result" == "success 0" ]]; then
     pass "sidecar.service stopped when the client closed, $((SECONDS - stop_started)) s later, exit status 0"
 else
-    fail "sidecar.service stops when the last connection closes" "state $(inside systemctl is-active sidecar.service), result $result"
+    fail "sidecar.service stops when the last connection closes" \
+        "state $(inside systemctl is-active sidecar.service), result $result"
 fi
 if out="$(inside systemctl stop sidecar-reverse.service 2>&1)" &&
-    result="$(inside systemctl show -P Result sidecar-reverse.service) $(inside systemctl show -P ExecMainStatus sidecar-reverse.service)" &&
+    result="$(inside systemctl show -P Result sidecar-reverse.service)" &&
+    result+=" $(inside systemctl show -P ExecMainStatus sidecar-reverse.service)" &&
     [[ "$result" == "success 0" ]]; then
     pass "systemctl stop sidecar-reverse: exit status 0"
 else
@@ -415,11 +424,13 @@ fi
 
 # Nothing killed by a signal (SIGSYS from SystemCallFilter=), nothing restarted, no syscall refused.
 journal="$(inside journalctl --no-pager -b -o cat -u sidecar.service -u sidecar-reverse.service)"
-restarts="$(inside systemctl show -P NRestarts sidecar.service) $(inside systemctl show -P NRestarts sidecar-reverse.service)"
-if grep -qE 'status=31/SYS|SIGSYS|code=killed|Failed with result|Failed to set thread priority' <<<"$journal" ||
+restarts="$(inside systemctl show -P NRestarts sidecar.service)"
+restarts+=" $(inside systemctl show -P NRestarts sidecar-reverse.service)"
+signs='status=31/SYS|SIGSYS|code=killed|Failed with result|Failed to set thread priority'
+if grep -qE "$signs" <<<"$journal" ||
     [[ "$restarts" != "0 0" ]]; then
     fail "no service killed, restarted or refused a system call" "restarts: $restarts" \
-        "$(grep -E 'status=31/SYS|SIGSYS|code=killed|Failed with result|Failed to set thread priority' <<<"$journal" | head -n 5)"
+        "$(grep -E "$signs" <<<"$journal" | head -n 5)"
 else
     pass "no service killed by a signal, restarted, or refused a system call"
 fi
