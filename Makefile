@@ -75,15 +75,18 @@ endif
 	mv $@.tmp $@
 
 # sidecar(8) from the argument parser (swift-argument-parser's generate-manual, the tool behind its
-# generate-manual plugin), so it lists every subcommand and option the binary has.
-$(OUT)/sidecar.8: $(OUT)/sidecar
+# generate-manual plugin), so it lists every subcommand and option the binary has; manual-fixup.awk
+# tidies what mandoc and groff would warn about.
+$(OUT)/sidecar.8: $(OUT)/sidecar scripts/manual-fixup.awk
 	$(SCRATCH)/release/generate-manual $(OUT)/sidecar --section 8 --date $(MAN_DATE) \
-	    --authors 'the sidecar authors' --output-directory - > $@.tmp
-	mv $@.tmp $@
+	    --authors 'the sidecar authors' --output-directory - > $@.raw
+	awk -f scripts/manual-fixup.awk $@.raw > $@.tmp
+	rm $@.raw && mv $@.tmp $@
 
+# The bash completion is sourced, not run: without the generator's #! line (lintian: bash-completion-with-hashbang).
 $(OUT)/completions/sidecar.bash $(OUT)/completions/_sidecar $(OUT)/completions/sidecar.fish: $(OUT)/sidecar
 	@mkdir -p $(OUT)/completions
-	$(OUT)/sidecar --generate-completion-script bash > $(OUT)/completions/sidecar.bash
+	$(OUT)/sidecar --generate-completion-script bash | sed '1{/^#!/d;}' > $(OUT)/completions/sidecar.bash
 	$(OUT)/sidecar --generate-completion-script zsh > $(OUT)/completions/_sidecar
 	$(OUT)/sidecar --generate-completion-script fish > $(OUT)/completions/sidecar.fish
 
