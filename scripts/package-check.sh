@@ -91,6 +91,16 @@ check_release() {
     grep -qF "OpenSSL: $running" "$work/version" || fail "--version does not name $running: $(cat "$work/version")"
     say "--version: $(tr '\n' ';' <"$work/version")"
 
+    # From a release tarball (no .git), make passes no commit and the binary says "unknown" (the fallback
+    # the debug build's --version test sees); the make variables are enough to show it, without a second
+    # build.
+    mkdir "$work/tarball"
+    git archive HEAD | tar -x -C "$work/tarball"
+    local stamp
+    stamp=$(cd "$work/tarball" && make -n -p 2>/dev/null | grep '^SIDECAR_GIT_COMMIT :=' || true)
+    [[ $stamp == "SIDECAR_GIT_COMMIT := " ]] || fail "in a tarball, make passes a commit: '$stamp'"
+    say "from a tarball without .git, make passes no commit (--version: commit: unknown)"
+
     say "stripped size: $(stat -c %s "$binary") bytes ($(du -h --apparent-size "$binary" | cut -f1))"
 }
 
