@@ -40,10 +40,10 @@ OUT         := $(SCRATCH)/dist
 SWIFTFLAGS  := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
 BUILD_CMD   := make   # what `make install` tells you to run when nothing is built
 
-# The build stamp `sidecar --version` shows (read by Package.swift); a tarball without .git says unknown,
-# unless the packager passes GIT_COMMIT=.
-GIT_COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git rev-parse --git-dir >/dev/null 2>&1 && \
-                 { git diff --quiet HEAD -- 2>/dev/null || echo -modified; })
+# The build stamp `sidecar --version` shows (read by Package.swift). Only this checkout's own git counts (not
+# that of a directory a tarball was unpacked in); a tarball says unknown, unless the packager passes GIT_COMMIT=.
+IN_GIT      := $(shell test "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" && echo yes)
+GIT_COMMIT  ?= $(if $(IN_GIT),$(shell git rev-parse --short=12 HEAD)$(shell git diff --quiet HEAD -- || echo -modified))
 export SIDECAR_GIT_COMMIT := $(GIT_COMMIT)
 export SIDECAR_SWIFT_VERSION := $(shell $(SWIFT) --version 2>/dev/null | grep -m1 -o 'Swift version.*')
 
@@ -71,19 +71,24 @@ $(OUT)/sidecar: swift-build
 ifeq ($(SPLIT_DEBUG),yes)
 	$(OBJCOPY) --only-keep-debug $@.tmp $(OUT)/sidecar.debug
 	$(OBJCOPY) --strip-debug --strip-unneeded --add-gnu-debuglink=$(OUT)/sidecar.debug $@.tmp
+else
+	rm -f $(OUT)/sidecar.debug
 endif
 	mv $@.tmp $@
 
 # sidecar(8) from the argument parser (swift-argument-parser's generate-manual, the tool behind its
-# generate-manual plugin), so it lists every subcommand and option the binary has.
-$(OUT)/sidecar.8: $(OUT)/sidecar
+# generate-manual plugin), so it lists every subcommand and option the binary has; manual-fixup.awk
+# tidies what mandoc and groff would warn about.
+$(OUT)/sidecar.8: $(OUT)/sidecar scripts/manual-fixup.awk
 	$(SCRATCH)/release/generate-manual $(OUT)/sidecar --section 8 --date $(MAN_DATE) \
-	    --authors 'the sidecar authors' --output-directory - > $@.tmp
-	mv $@.tmp $@
+	    --authors 'the sidecar authors' --output-directory - > $@.raw
+	awk -f scripts/manual-fixup.awk $@.raw > $@.tmp
+	rm $@.raw && mv $@.tmp $@
 
+# The bash completion is sourced, not run: without the generator's #! line (lintian: bash-completion-with-hashbang).
 $(OUT)/completions/sidecar.bash $(OUT)/completions/_sidecar $(OUT)/completions/sidecar.fish: $(OUT)/sidecar
 	@mkdir -p $(OUT)/completions
-	$(OUT)/sidecar --generate-completion-script bash > $(OUT)/completions/sidecar.bash
+	$(OUT)/sidecar --generate-completion-script bash | sed '1{/^#!/d;}' > $(OUT)/completions/sidecar.bash
 	$(OUT)/sidecar --generate-completion-script zsh > $(OUT)/completions/_sidecar
 	$(OUT)/sidecar --generate-completion-script fish > $(OUT)/completions/sidecar.fish
 

@@ -48,10 +48,17 @@ rpm)
     command -v rpmbuild >/dev/null || die "rpmbuild missing: apt-get install rpm"
     out=$scratch/rpm
     rm -rf "$out" && mkdir -p "$out"
+    # The sources a Fedora build would take from SOURCES: the tarball (unpacked there; here %prep is
+    # skipped by --build-in-place) and the sysusers file %sysusers_create_compat reads.
+    mkdir -p "$out/SOURCES"
+    git archive --prefix="sidecar-$version/" -o "$out/SOURCES/sidecar-$version.tar.gz" HEAD
+    cp systemd/sidecar.sysusers "$out/SOURCES/"
     # --build-in-place: %build runs make in this checkout, reusing the release build. --nodeps: the
     # BuildRequires are Fedora packages, which Debian's rpm database does not list (the Debian packages
-    # providing them are in scripts/test.sh's PACKAGES). _topdir keeps everything under .build/rpm.
-    rpmbuild -bb --build-in-place --nodeps --define "_topdir $out" sidecar.spec >&2
+    # providing them are in scripts/test.sh's PACKAGES). --load: stand-ins for the Fedora macros Debian's
+    # rpm lacks. _topdir keeps everything under .build/rpm.
+    rpmbuild -bb --build-in-place --nodeps --load scripts/rpm-fallback.macros --define "_topdir $out" \
+        sidecar.spec >&2
     find "$out/RPMS" -name '*.rpm' | sort
     ;;
 *)

@@ -18,6 +18,11 @@ STEPS=(
     step_benchmark_tools
     step_build
     step_test
+    step_package_release
+    step_package_man
+    step_package_install
+    step_package_deb
+    step_package_rpm
     step_systemd
 )
 
@@ -42,10 +47,15 @@ PACKAGES=(
     "binutils:objcopy"      # the release binary's debug information split off (make)
     "make:make"
     "git:git"               # the commit sidecar --version names
-    "dpkg-dev:dpkg-buildpackage" # the Debian package (step_systemd installs it)
+    "dpkg-dev:dpkg-buildpackage" # the Debian package (step_package_deb; step_systemd installs it)
     "debhelper:dh"
-    "systemd-container:systemd-nspawn" # systemd as PID 1 in a container (step_systemd)
+    "lintian:lintian"
+    "systemd-container:systemd-nspawn" # the package in a throwaway container; systemd as PID 1 (step_systemd)
     "python3-dbus:"         # libdbus client holding a connection across reload and stop (step_systemd)
+    "rpm:rpmbuild"          # the RPM spec built with Debian's rpm (step_package_rpm)
+    "bzip2:bzip2"           # the spec compresses the SELinux module
+    "mandoc:mandoc"         # man page lint (step_package_man)
+    "man-db:man"
 )
 
 say() { printf '==> %s\n' "$*"; }
@@ -111,7 +121,36 @@ step_test() {
     swift test --no-parallel </dev/null
 }
 
+# The packaging steps share one release build (.build/release, made by the first of them through
+# scripts/package.sh); each check is in scripts/package-check.sh.
+step_package_release() {
+    say "release binary: static Swift runtime, ldd, split debug info, runs without the toolchain"
+    scripts/package-check.sh release </dev/null
+}
+
+step_package_man() {
+    say "man pages: mandoc -T lint, man --warnings"
+    scripts/package-check.sh man </dev/null
+}
+
+step_package_install() {
+    say "make install / uninstall into a DESTDIR"
+    scripts/package-check.sh install </dev/null
+}
+
+step_package_deb() {
+    say "Debian package: dpkg-buildpackage, lintian, install in a container"
+    scripts/package-check.sh deb </dev/null
+}
+
+step_package_rpm() {
+    say "RPM: rpmspec -P, rpmbuild -bb, rpm -qlp"
+    scripts/package-check.sh rpm </dev/null
+}
+
 for step in "${STEPS[@]}"; do
+    started=$SECONDS
     "$step"
+    say "$step: $((SECONDS - started)) s"
 done
 say "all steps passed"
