@@ -103,8 +103,8 @@ step_build() {
 step_systemd() {
     # Both units under a real systemd, installed from the Debian package: PID 1 in systemd-nspawn on an
     # overlay of this machine's /, dpkg -i, socket activation, reload with a live connection, drain,
-    # systemd-analyze security. About 10 s, plus scripts/package.sh deb (the release build, which the
-    # packaging steps share, then about 80 s of packaging). Needs root.
+    # systemd-analyze security. About 10 s, plus about 30 s for scripts/package.sh deb, which reuses the
+    # release build step_package_deb made. Needs root.
     say "systemd as PID 1 in systemd-nspawn, with the Debian package (Tests/Systemd/nspawn-test.sh)"
     local package sudo=()
     package="$(scripts/package.sh deb </dev/null | tail -n 1)" || die "scripts/package.sh deb failed"
