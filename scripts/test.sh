@@ -18,12 +18,12 @@ STEPS=(
     step_benchmark_tools
     step_build
     step_test
+    step_systemd
     step_package_release
     step_package_man
     step_package_install
     step_package_deb
     step_package_rpm
-    step_systemd
 )
 
 # Debian packages the build and the tests need, each as "package:probe": the probe is a command that the
@@ -103,8 +103,8 @@ step_build() {
 step_systemd() {
     # Both units under a real systemd, installed from the Debian package: PID 1 in systemd-nspawn on an
     # overlay of this machine's /, dpkg -i, socket activation, reload with a live connection, drain,
-    # systemd-analyze security. About 10 s, plus about 30 s for scripts/package.sh deb, which reuses the
-    # release build step_package_deb made. Needs root.
+    # systemd-analyze security. About 10 s after scripts/package.sh deb, which makes the release build the
+    # packaging steps then reuse. Needs root.
     say "systemd as PID 1 in systemd-nspawn, with the Debian package (Tests/Systemd/nspawn-test.sh)"
     local package sudo=()
     package="$(scripts/package.sh deb </dev/null | tail -n 1)" || die "scripts/package.sh deb failed"
