@@ -37,7 +37,8 @@ OBJCOPY     ?= objcopy
 INSTALL     ?= install
 SCRATCH     ?= .build
 OUT         := $(SCRATCH)/dist
-SWIFTFLAGS  := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
+# -z now: full RELRO, the hardening Debian and Fedora link their packages with (the link only; no recompile).
+SWIFTFLAGS  := -c release --static-swift-stdlib --scratch-path $(SCRATCH) -Xlinker -z -Xlinker now
 BUILD_CMD   := make   # what `make install` tells you to run when nothing is built
 
 # The build stamp `sidecar --version` shows (read by Package.swift). Only this checkout's own git counts (not

@@ -49,6 +49,8 @@ check_release() {
     ldd "$binary" | grep -q '/opt/swift\|libswift\|libFoundation' && fail "the release binary links the Swift runtime"
     say "ldd: only $(tr '\n' ' ' <<<"$libs")"
 
+    readelf -d "$binary" | grep -q 'BIND_NOW' || fail "the release binary is not linked with -z now (full RELRO)"
+
     # Debug information: in sidecar.debug, which the stripped binary names.
     [[ -s $dist/sidecar.debug ]] || fail "no $dist/sidecar.debug"
     readelf -S "$binary" | grep -q '\.debug_info' && fail "the release binary still has .debug_info"
