@@ -1,6 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// What `sidecar --version` reports about the build, from the environment the Makefile sets (`make` passes
+/// SIDECAR_GIT_COMMIT and SIDECAR_SWIFT_VERSION). Not `Context.gitInformation`: SwiftPM caches the evaluated
+/// manifest by its text and environment, so a commit made since the last build would be reported stale. A
+/// plain `swift build`, or a build from a tarball without .git, reports the commit as unknown.
+let buildStamp: [CSetting] = ["SIDECAR_GIT_COMMIT", "SIDECAR_SWIFT_VERSION"].compactMap { name in
+    guard let value = Context.environment[name], !value.isEmpty else { return nil }
+    let cleaned = value.filter { $0 != "\"" && $0 != "\\" && !$0.isNewline }
+    return .define(name, to: "\"\(cleaned)\"")
+}
+
 let package = Package(
     name: "sidecar",
     platforms: [.macOS(.v15)],
@@ -30,8 +40,10 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // Inherited listening sockets and readiness notification.
-        .target(name: "SidecarSystemd", dependencies: ["CSystemd"]),
+        // The git commit and compiler version the build was made with (see buildStamp above).
+        .target(name: "CBuildStamp", cSettings: buildStamp),
+        // Inherited listening sockets and readiness notification; the build stamp.
+        .target(name: "SidecarSystemd", dependencies: ["CSystemd", "CBuildStamp"]),
         // Pure Swift: lexer, parser and the validated, immutable configuration model.
         .target(name: "SidecarConfig"),
         // OpenSSL contexts, the NIO TLS handler, peer identity and certificate tooling.

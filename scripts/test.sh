@@ -18,6 +18,12 @@ STEPS=(
     step_benchmark_tools
     step_build
     step_test
+    step_systemd
+    step_package_release
+    step_package_man
+    step_package_install
+    step_package_deb
+    step_package_rpm
 )
 
 # Debian packages the build and the tests need, each as "package:probe": the probe is a command that the
@@ -41,6 +47,18 @@ PACKAGES=(
     "python3-cryptography:" # certificates with a newline and a NUL in the CN (log injection tests)
     "bsdutils:script"       # a pseudo-terminal for the encrypted-key tests (no passphrase prompt)
     "gcc:cc"                # the benchmarks' C tools (step_benchmark_tools)
+    "binutils:objcopy"      # the release binary's debug information split off (make)
+    "make:make"
+    "git:git"               # the commit sidecar --version names
+    "dpkg-dev:dpkg-buildpackage" # the Debian package (step_package_deb; step_systemd installs it)
+    "debhelper:dh"
+    "lintian:lintian"
+    "systemd-container:systemd-nspawn" # the package in a throwaway container; systemd as PID 1 (step_systemd)
+    "python3-dbus:"         # libdbus client holding a connection across reload and stop (step_systemd)
+    "rpm:rpmbuild"          # the RPM spec built with Debian's rpm (step_package_rpm)
+    "bzip2:bzip2"           # the spec compresses the SELinux module
+    "mandoc:mandoc"         # man page lint (step_package_man)
+    "man-db:man"
 )
 
 say() { printf '==> %s\n' "$*"; }
@@ -85,6 +103,18 @@ step_build() {
     swift build --build-tests </dev/null
 }
 
+step_systemd() {
+    # Both units under a real systemd, installed from the Debian package: PID 1 in systemd-nspawn on an
+    # overlay of this machine's /, dpkg -i, socket activation, reload with a live connection, drain,
+    # systemd-analyze security. About 10 s after scripts/package.sh deb, which makes the release build the
+    # packaging steps then reuse. Needs root.
+    say "systemd as PID 1 in systemd-nspawn, with the Debian package (Tests/Systemd/nspawn-test.sh)"
+    local package sudo=()
+    package="$(scripts/package.sh deb </dev/null | tail -n 1)" || die "scripts/package.sh deb failed"
+    ((EUID == 0)) || sudo=(sudo -n)
+    "${sudo[@]}" Tests/Systemd/nspawn-test.sh "$package" </dev/null
+}
+
 step_test() {
     # Every test target; swift test prints its own summary lines (XCTest's and Swift Testing's).
     # One test at a time: several suites assert timeouts and "prompt" closes, and on a 2-core CI machine
@@ -94,7 +124,36 @@ step_test() {
     swift test --no-parallel </dev/null
 }
 
+# The packaging steps share one release build (.build/release, made by the first of them through
+# scripts/package.sh); each check is in scripts/package-check.sh.
+step_package_release() {
+    say "release binary: static Swift runtime, ldd, split debug info, runs without the toolchain"
+    scripts/package-check.sh release </dev/null
+}
+
+step_package_man() {
+    say "man pages: mandoc -T lint, man --warnings"
+    scripts/package-check.sh man </dev/null
+}
+
+step_package_install() {
+    say "make install / uninstall into a DESTDIR"
+    scripts/package-check.sh install </dev/null
+}
+
+step_package_deb() {
+    say "Debian package: dpkg-buildpackage, lintian, install in a container"
+    scripts/package-check.sh deb </dev/null
+}
+
+step_package_rpm() {
+    say "RPM: rpmspec -P, rpmbuild -bb, rpm -qlp"
+    scripts/package-check.sh rpm </dev/null
+}
+
 for step in "${STEPS[@]}"; do
+    started=$SECONDS
     "$step"
+    say "$step: $((SECONDS - started)) s"
 done
 say "all steps passed"

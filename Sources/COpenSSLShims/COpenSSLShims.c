@@ -43,6 +43,8 @@ GENERAL_NAME *COpenSSLShims_sk_GENERAL_NAME_value(const STACK_OF(GENERAL_NAME) *
 }
 void COpenSSLShims_GENERAL_NAMES_free(STACK_OF(GENERAL_NAME) *stack) { GENERAL_NAMES_free(stack); }
 
+const char *COpenSSLShims_OPENSSL_VERSION_TEXT(void) { return OPENSSL_VERSION_TEXT; }
+
 void COpenSSLShims_OPENSSL_free(void *pointer) { OPENSSL_free(pointer); }
 
 EVP_PKEY *COpenSSLShims_EVP_PKEY_Q_keygen_ec(const char *curve) { return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve); }

@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -28,8 +27,8 @@ import SidecarSystemd
 /// - SIGTERM/SIGINT: `STOPPING=1`, stop accepting, let connections finish for up to `hard-stop-after`, close
 ///   the rest, return.
 ///
-/// Signals are handled one at a time in arrival order, so a SIGHUP during a reload waits for it to end, and
-/// one during the drain is ignored.
+/// Signals arrive in `serve`'s stream, fed by the main thread (`runDaemon`). They are handled one at a time
+/// in arrival order, so a SIGHUP during a reload waits for it to end, and one during the drain is ignored.
 public final class Daemon: Sendable {
     private let source: ConfigurationSource
     private let mode: ProxyMode
@@ -48,39 +47,64 @@ public final class Daemon: Sendable {
         self.notifier = notifier
     }
 
-    /// Serves until a stop signal; returns after the drain.
-    /// - Throws: whatever keeps it from starting (configuration, certificate, address), worded for the operator.
-    public func run() async throws {
+    /// What `prepare()` built on the calling thread: everything that needs no event loop.
+    struct Start: Sendable {
+        let configuration: Configuration
+        let plan: ProxyPlan
+        let inherited: [InheritedSocket]
+        let descriptors: [ListenAddress: Int32]
+        let threads: Int
+        /// The soft descriptor limit after raising it, which reloads derive the global `maxconn` from.
+        let descriptorLimit: Int
+        /// The daemon's event loops; `serve` runs on one of them (see `EventLoopTaskExecutor`).
+        let group: MultiThreadedEventLoopGroup
+    }
+
+    /// Loads and checks the configuration, builds every TLS context, takes systemd's sockets and creates the
+    /// event loops. Runs on the main thread, before any other thread exists except the loops it creates.
+    /// - Throws: a configuration, certificate or socket-activation error, worded for the operator.
+    func prepare() throws -> Start {
         MallocTuning.apply(environment: ProcessInfo.processInfo.environment)
-        let signals = SignalStream.start([SIGHUP, SIGTERM, SIGINT])
         let inherited = InheritedSocket.takeAll()
         // As HAProxy: the soft descriptor limit up to the hard one (the units set LimitNOFILE).
         let descriptorLimit = DescriptorLimit.raiseSoftToHard().soft
-        var configuration = try source.load(for: mode)
+        let configuration = try source.load(for: mode)
         for warning in configuration.warnings { logger.warning("\(warning)") }
         let plan = try ProxyPlan(configuration: configuration, descriptorLimit: descriptorLimit)
         logCertificateFindings(plan)
         logDescriptorBudget(plan)
         let descriptors = try SocketActivation.assign(inherited, to: configuration)
         let threads = self.threads ?? configuration.global.nbthread ?? System.coreCount
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        return Start(
+            configuration: configuration, plan: plan, inherited: inherited, descriptors: descriptors,
+            threads: threads, descriptorLimit: descriptorLimit, group: MultiThreadedEventLoopGroup(numberOfThreads: threads))
+    }
+
+    /// Serves until a stop signal arrives in `signals`; returns after the drain.
+    ///
+    /// Run it as a task that prefers one of `start.group`'s loops (`runDaemon` does): it then never touches
+    /// Swift's global executor (libdispatch), so no thread other than the event loops and the main thread
+    /// exists. For the same reason it sleeps with the event loop's timers, not `Task.sleep`, and leaves the
+    /// event loops to end with the process instead of calling `shutdownGracefully` (which uses a Dispatch queue).
+    /// - Throws: whatever keeps it from starting (an address in use, a stats socket), worded for the operator.
+    func serve(_ start: Start, signals: AsyncStream<Int32>) async throws {
+        var configuration = start.configuration
+        let plan = start.plan
+        let inherited = start.inherited
+        let threads = start.threads
+        let descriptorLimit = start.descriptorLimit
+        let group = start.group
+        let loop = group.next()
         let exporter = MetricsExporter()
-        var proxy: Proxy
-        do {
-            proxy = try await Proxy.start(
-                plan: plan, group: group, registry: ConnectionRegistry(metrics: exporter.factory),
-                descriptors: descriptors, logger: logger)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
+        var proxy = try await Proxy.start(
+            plan: plan, group: group, registry: ConnectionRegistry(metrics: exporter.factory),
+            descriptors: start.descriptors, logger: logger)
         var stats: StatsSockets
         do {
             stats = try await StatsSockets.start(
                 configuration.global.statsSockets, api: RuntimeAPI(proxy: proxy), group: group, logger: logger)
         } catch {
             await proxy.stopListening()
-            try? await group.shutdownGracefully()
             throw error
         }
         let reloads = exporter.reloads
@@ -93,11 +117,10 @@ public final class Daemon: Sendable {
             } catch {
                 await stats.close()
                 await proxy.stopListening()
-                try? await group.shutdownGracefully()
                 throw error
             }
         }
-        let watchdog = startWatchdog()
+        let watchdog = startWatchdog(on: loop)
         defer { watchdog?.cancel() }
         notifier.ready(status: summary(proxy, "serving"))
         logger.info("ready", metadata: ["frontends": "\(plan.frontends.count)", "threads": "\(threads)"])
@@ -145,22 +168,20 @@ public final class Daemon: Sendable {
             logger.info("stopping", metadata: ["signal": "\(name)", "connections": "\(proxy.registry.count)"])
             metrics?.markStopping()
             await proxy.stopListening()
-            await drain(proxy.registry, limit: configuration.global.hardStopAfter)
+            await drain(proxy.registry, limit: configuration.global.hardStopAfter, on: loop)
             // The stats socket stays up during the drain, so an operator can watch the sessions leave.
             await stats.close()
             await metrics?.close()
             break
         }
-        SignalStream.stop()
-        try? await group.shutdownGracefully()
         logger.info("stopped")
     }
 
     /// Waits for connections to finish, up to `limit`, then closes what is left.
-    private func drain(_ registry: ConnectionRegistry, limit: Duration) async {
+    private func drain(_ registry: ConnectionRegistry, limit: Duration, on loop: any EventLoop) async {
         let deadline = ContinuousClock.now + limit
         while registry.count > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+            await Self.pause(.milliseconds(50), on: loop)
         }
         let left = registry.count
         if left > 0 {
@@ -168,9 +189,14 @@ public final class Daemon: Sendable {
             registry.closeAll()
             let closeDeadline = ContinuousClock.now + .seconds(2)
             while registry.count > 0, ContinuousClock.now < closeDeadline {
-                try? await Task.sleep(for: .milliseconds(10))
+                await Self.pause(.milliseconds(10), on: loop)
             }
         }
+    }
+
+    /// `Task.sleep` without the global executor: a timer on `loop`.
+    private static func pause(_ amount: TimeAmount, on loop: any EventLoop) async {
+        try? await loop.scheduleTask(in: amount) {}.futureResult.get()
     }
 
     /// Certificates that expire soon (warning) or have expired (error), at start and at each reload.
@@ -188,14 +214,12 @@ public final class Daemon: Sendable {
         if let warning = budget.warning { logger.warning("\(warning)") }
     }
 
-    private func startWatchdog() -> Task<Void, Never>? {
+    /// `WATCHDOG=1` every half `WatchdogSec=`, from a timer on `loop`.
+    private func startWatchdog(on loop: any EventLoop) -> RepeatedTask? {
         guard let interval = notifier.watchdogInterval else { return nil }
         let notifier = self.notifier
-        return Task {
-            while !Task.isCancelled {
-                notifier.watchdog()
-                try? await Task.sleep(for: interval / 2)
-            }
+        return loop.scheduleRepeatedTask(initialDelay: .zero, delay: TimeAmount(interval / 2)) { _ in
+            notifier.watchdog()
         }
     }
 
@@ -206,32 +230,5 @@ public final class Daemon: Sendable {
     static func lines(of error: any Error) -> [String] {
         if let error = error as? ConfigError { return error.errors.map(\.description) }
         return ["\(error)"]
-    }
-}
-
-/// Delivers the given signals, in order, as an async sequence; their default actions are disabled while it
-/// runs. Process-wide by nature, so a single instance.
-enum SignalStream {
-    /// Touched only by `start` and `stop`, which the daemon calls from its one task.
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-
-    static func start(_ numbers: [Int32]) -> AsyncStream<Int32> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
-        let queue = DispatchQueue(label: "sidecar.signals")
-        var sources: [DispatchSourceSignal] = []
-        for number in numbers {
-            Glibc.signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            sources.append(source)
-        }
-        Self.sources = sources
-        return stream
-    }
-
-    /// Stops delivering; signals stay ignored, so a late one during exit does nothing.
-    static func stop() {
-        for source in sources { source.cancel() }
     }
 }

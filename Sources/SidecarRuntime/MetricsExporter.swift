@@ -38,7 +38,7 @@ public final class MetricsExporter: Sendable {
     private let version: String
     private let series = NIOLockedValueBox([String: Series]())
 
-    public init(version: String = "dev", started: Date = Date()) {
+    public init(version: String = BuildInfo.version, started: Date = Date()) {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[HandshakeMetrics.durationLabel] = HandshakeMetrics.bucketBounds
         self.factory = factory

@@ -151,8 +151,8 @@ public final class RuntimeAPI: Sendable {
         return lines.joined(separator: "\n") + "\n\n"
     }
 
-    /// The version shown by `show info`; sidecar has no release number yet.
-    static let version = "dev"
+    /// The version shown by `show info`.
+    static let version = BuildInfo.version
 
     /// `show servers state` format 1, the columns of HAProxy 2.6 that apply; `-` where none does.
     private func showServersState(backend filter: String?) -> String {

@@ -1,4 +1,5 @@
 import COpenSSL
+import COpenSSLShims
 
 /// The OpenSSL the process runs with (the system's libssl, which distribution updates replace).
 public enum OpenSSLLibrary {
@@ -6,5 +7,12 @@ public enum OpenSSLLibrary {
     public static var version: String {
         // OpenSSL_version returns a static string; nothing to free.
         String(cString: OpenSSL_version(OPENSSL_VERSION))
+    }
+
+    /// The headers' `OPENSSL_VERSION_TEXT`: the OpenSSL the binary was compiled against, which a distribution
+    /// update of libssl3 can leave behind `version`.
+    public static var headerVersion: String {
+        // A static string in the shim; nothing to free.
+        String(cString: COpenSSLShims_OPENSSL_VERSION_TEXT())
     }
 }

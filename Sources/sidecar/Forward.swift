@@ -2,7 +2,7 @@ import ArgumentParser
 import SidecarRuntime
 
 /// `sidecar forward`: plain Unix socket in, TLS with a client certificate out.
-struct Forward: AsyncParsableCommand {
+struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Listen on a local Unix socket and tunnel each connection to a reverse sidecar over mutual TLS.",
         discussion: """
@@ -71,7 +71,7 @@ struct Forward: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         let logger = serve.makeLogger()
         let source: ConfigurationSource
         if configPaths.isEmpty {
@@ -85,6 +85,6 @@ struct Forward: AsyncParsableCommand {
         } else {
             source = .files(configPaths)
         }
-        await runDaemon(logger: logger, threads: serve.threads, mode: .forward, source: source)
+        runDaemon(logger: logger, threads: serve.threads, mode: .forward, source: source)
     }
 }

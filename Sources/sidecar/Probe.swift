@@ -3,7 +3,7 @@ import SidecarRuntime
 
 /// `sidecar probe`: one mutual-TLS handshake with a reverse sidecar, or one connection through a local
 /// forward sidecar, with a report an operator can act on.
-struct Probe: AsyncParsableCommand {
+struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Test a tunnel: one mTLS handshake with HOST:PORT, or a D-Bus hello through unix:PATH.",
         discussion: """
@@ -79,7 +79,7 @@ struct Probe: AsyncParsableCommand {
                 + "and only check that the tunnel stays open for --timeout (for a protocol other than D-Bus)."))
     var dbus = true
 
-    func run() async throws {
+    func run() throws {
         let request: ProbeRequest
         do {
             guard timeout.isFinite, timeout > 0, timeout <= 3600 else {
@@ -92,7 +92,7 @@ struct Probe: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         do {
-            try await ProbeRunner.run(request) { print($0) }
+            try EventLoopTask.wait { try await ProbeRunner.run(request) { print($0) } }
         } catch let failure as ProbeFailure {
             print("FAILED: \(failure.reason)")
             throw ExitCode(failure.exitCode)

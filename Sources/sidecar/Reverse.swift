@@ -2,7 +2,7 @@ import ArgumentParser
 import SidecarRuntime
 
 /// `sidecar reverse`: TLS with a required client certificate in, plain Unix socket out.
-struct Reverse: AsyncParsableCommand {
+struct Reverse: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accept mutual-TLS connections on TCP and hand each to a local Unix socket.",
         discussion: """
@@ -79,7 +79,7 @@ struct Reverse: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         let logger = serve.makeLogger()
         let source: ConfigurationSource
         if configPaths.isEmpty {
@@ -91,6 +91,6 @@ struct Reverse: AsyncParsableCommand {
         } else {
             source = .files(configPaths)
         }
-        await runDaemon(logger: logger, threads: serve.threads, mode: .reverse, source: source)
+        runDaemon(logger: logger, threads: serve.threads, mode: .reverse, source: source)
     }
 }

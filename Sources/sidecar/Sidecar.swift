@@ -10,8 +10,13 @@ import SidecarRuntime
 #endif
 
 /// `sidecar`: a double-proxy mTLS sidecar for Unix-socket protocols such as D-Bus.
+///
+/// Every command is synchronous (`ParsableCommand`), on purpose: an async `main` runs on Swift's global
+/// executor, which on Linux starts libdispatch worker threads, and those call `setpriority(2)`, which the
+/// units' `SystemCallFilter=~@resources` punishes with SIGSYS. `forward` and `reverse` run their async code on
+/// their own event loops (`runDaemon`), `status` and `probe` on NIO's (`EventLoopTask`).
 @main
-struct Sidecar: AsyncParsableCommand {
+struct Sidecar: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sidecar",
         abstract: "Carry a Unix-socket protocol (D-Bus) between hosts over mutual TLS.",
@@ -20,6 +25,7 @@ struct Sidecar: AsyncParsableCommand {
             and a client certificate. On the manager node, `sidecar reverse` listens on TCP, requires a client
             certificate from your CA, and hands each connection to the local Unix socket.
             """,
+        version: BuildInfo.report,
         subcommands: [Forward.self, Reverse.self, Check.self, Certs.self, Probe.self, Status.self]
     )
 }

@@ -9,7 +9,7 @@ import SidecarSystemd
 #endif
 
 /// `sidecar status`: what a running sidecar is doing, read from its stats socket.
-struct Status: AsyncParsableCommand {
+struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show frontends, backends, servers and certificates of a running sidecar (from its stats socket).",
         discussion: """
@@ -32,10 +32,11 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print JSON for scripts instead of tables.")
     var json = false
 
-    func run() async throws {
+    func run() throws {
         let report: StatusReport
+        let socket = self.socket
         do {
-            report = try await StatusReport.fetch(from: socket)
+            report = try EventLoopTask.wait { try await StatusReport.fetch(from: socket) }
         } catch {
             StandardError.write("sidecar status: \(error)\n")
             throw ExitCode(1)

@@ -57,4 +57,45 @@ import Testing
             try await reverse.waitForLine(containing: ["connection closed", "/CN=node1"])
         }
     }
+
+    /// The units' `SystemCallFilter=~@privileged @resources` kills a process that calls `setpriority(2)`, and
+    /// every libdispatch worker thread calls it as it starts (`com.apple.root.default-qos`, whose `comm` the
+    /// kernel keeps as its last 15 characters, `oot.default-qos`). So a serving sidecar
+    /// must have no such thread, also after connections, a reload and during a drain: with `--threads 1`,
+    /// exactly the main thread (waiting for signals) and one event loop.
+    @Test func daemonRunsOnTheMainThreadAndItsEventLoopsOnly() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI()
+            let echo = try scenario.startEchoServer()
+            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
+            let forward = try await scenario.startForward(pki: pki, port: reverse.port, serverName: "localhost")
+            let client = try UnixSocketClient(path: forward.socketPath)
+            try client.send("before the reload\n")
+            try await client.receive(until: "before the reload\n")
+            for process in [reverse.process, forward.process] {
+                kill(process.pid, SIGHUP)
+                try await process.waitForLine(containing: ["info reloaded"])
+            }
+            try client.send("after the reload\n")
+            try await client.receive(until: "after the reload\n")
+            kill(forward.process.pid, SIGTERM)
+            try await forward.process.waitForLine(containing: ["info stopping", "connections=1"])
+            for (name, process) in [("reverse", reverse.process), ("forward", forward.process)] {
+                let threads = try Self.threadNames(of: process.pid)
+                #expect(threads.count == 2, "\(name) threads: \(threads)")
+                #expect(!threads.contains { $0.contains("qos") }, "\(name) threads: \(threads)")
+            }
+            client.close()
+            #expect(try await forward.process.waitForExit() == 0)
+        }
+    }
+
+    /// The names (`comm`) of the threads of process `pid`, from /proc.
+    private static func threadNames(of pid: pid_t) throws -> [String] {
+        let directory = "/proc/\(pid)/task"
+        return try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map {
+            try String(contentsOfFile: "\(directory)/\($0)/comm", encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
 }

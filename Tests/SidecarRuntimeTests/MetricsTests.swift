@@ -35,7 +35,9 @@ import Testing
             #expect(samples["sidecar_server_up{backend=\"be\",server=\"s1\"}"] == 1)
             #expect(samples["sidecar_frontend_connections_refused_total{frontend=\"fe\",reason=\"handshake\"}"] == 0)
             #expect(samples["sidecar_reloads_total{result=\"success\"}"] == 0)
-            let build = samples.filter { $0.key.hasPrefix("sidecar_build_info{version=\"dev\",openssl=\"OpenSSL 3.") }
+            let build = samples.filter {
+                $0.key.hasPrefix("sidecar_build_info{version=\"\(BuildInfo.version)\",openssl=\"OpenSSL 3.")
+            }
             #expect(build.count == 1 && build.values.first == 1, "\(samples.keys.sorted())")
             let notAfter = samples.filter { $0.key.hasPrefix("sidecar_certificate_not_after_timestamp_seconds{") }
             #expect(!notAfter.isEmpty)

@@ -37,6 +37,10 @@ GENERAL_NAME *COpenSSLShims_sk_GENERAL_NAME_value(const STACK_OF(GENERAL_NAME) *
 /// Frees a GENERAL_NAMES stack returned by X509_get_ext_d2i (the caller owns it).
 void COpenSSLShims_GENERAL_NAMES_free(STACK_OF(GENERAL_NAME) *stack);
 
+/// OPENSSL_VERSION_TEXT: the version of the headers this was compiled against (a static string), which
+/// can differ from the library loaded at run time (OpenSSL_version).
+const char *COpenSSLShims_OPENSSL_VERSION_TEXT(void);
+
 /// OPENSSL_free: frees memory that OpenSSL allocated and handed to the caller.
 void COpenSSLShims_OPENSSL_free(void *pointer);
 
