@@ -318,6 +318,31 @@ for service in sidecar.service sidecar-reverse.service; do
     fi
 done
 
+# Root-only services trust uid 0 whatever its capabilities: a reverse sidecar running as root could otherwise
+# ask systemd (its private socket, or the system bus) to run a command outside its sandbox. The units make
+# both sockets inaccessible; connect to each from inside the service's mount namespace, and from the
+# container's own (where it must work, so that this check can fail).
+connects() { # [nsenter -t PID -m --] PATH: connect(2) to a Unix socket as root
+    local path="${*: -1}" prefix=("${@:1:$#-1}")
+    inside "${prefix[@]}" python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' \
+        "$path" 2>/dev/null
+}
+for socket_path in /run/systemd/private /run/dbus/system_bus_socket; do
+    if ! connects "$socket_path"; then
+        [[ "$socket_path" == /run/dbus/* ]] && continue # no system bus in this container: nothing to check
+        fail "$socket_path is reachable outside the services (the check below could not fail)"
+        continue
+    fi
+    for service in sidecar.service sidecar-reverse.service; do
+        pid="$(inside systemctl show -P MainPID "$service")"
+        if connects nsenter -t "$pid" -m -- "$socket_path"; then
+            fail "$service cannot reach $socket_path" "connect(2) succeeded inside its mount namespace"
+        else
+            pass "$service cannot reach $socket_path (InaccessiblePaths=)"
+        fi
+    done
+done
+
 # --- reload with a live connection --------------------------------------------------------------------------
 # The client runs in the container, reading one line per call from its stdin.
 coproc CLIENT { inside /usr/bin/python3 "$STAGE/dbus-client.py" unix:path=/run/sidecar/agent.sock 2>&1; }
