@@ -77,7 +77,8 @@ public final class Daemon: Sendable {
         let threads = self.threads ?? configuration.global.nbthread ?? System.coreCount
         return Start(
             configuration: configuration, plan: plan, inherited: inherited, descriptors: descriptors,
-            threads: threads, descriptorLimit: descriptorLimit, group: MultiThreadedEventLoopGroup(numberOfThreads: threads))
+            threads: threads, descriptorLimit: descriptorLimit,
+            group: MultiThreadedEventLoopGroup(numberOfThreads: threads))
     }
 
     /// Serves until a stop signal arrives in `signals`; returns after the drain.
