@@ -1,0 +1,364 @@
+import Foundation
+import Testing
+
+/// Node identity (`dbus-register-name`) and fd passing (`option dbus`) with real D-Bus peers: a GDBus server
+/// that exports BlueChi's `Register(s)` and records every call it receives, and clients on sd-bus, GDBus,
+/// libdbus and a byte-by-byte one, through forward → TLS → reverse.
+@Suite struct DBusRegistrationTests {
+    typealias Client = BlueChiPeers.Client
+
+    /// The PKI of these tests: the controller's end (`manager`), the agents `node1` and `node2`, an agent
+    /// named only by a SPIFFE URI SAN, and one with DNS SANs.
+    static let leaves: [(cn: String, extra: [String])] = [
+        ("manager", ["--dns", "localhost", "--ip", "127.0.0.1"]),
+        ("node1", []),
+        ("node2", []),
+        ("agent-uri", ["--uri", "spiffe://example.org/bluechi/node7"]),
+        ("agent-dns", ["--dns", "node8", "--dns", "node8-standby"]),
+    ]
+
+    // MARK: The certificate's name, and no other
+
+    @Test(arguments: Client.allCases)
+    func nodeRegistersUnderItsCertificatesNameAndNoOther(_ client: Client) async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                reverseArguments: ["--dbus-register-name", "cn"])
+            let reverse = try #require(tunnel.reverse)
+
+            let honest = try await scenario.register(client, at: tunnel.socketPath, names: ["node1"])
+            #expect(honest.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(honest.registeredNames == ["node1"], "\(honest.transcript)")
+            #expect(controller.registeredNames == ["node1"], "\(controller.record)")
+            try await reverse.waitForLine(
+                containing: ["info D-Bus registration accepted", "name=node1", "subject=/CN=node1"])
+
+            let impostor = try await scenario.register(client, at: tunnel.socketPath, names: ["node2"])
+            #expect(impostor.exitStatus != 0, "\(impostor.transcript)")
+            #expect(impostor.registeredNames.isEmpty, "\(impostor.transcript)")
+            try await reverse.waitForLine(
+                containing: ["warning D-Bus registration refused", "claimed=node2", "rule=cn", "subject=/CN=node1"])
+            try await controller.waitForClosedConnections(2)
+            #expect(controller.registeredNames == ["node1"], "\(controller.record)")
+            #expect(!controller.record.contains { $0.contains("node2") }, "\(controller.record)")
+
+            // fd passing was negotiated away on both connections, on both ends.
+            #expect(controller.connections == ["connection unix-fd=False", "connection unix-fd=False"])
+            if client.reportsNegotiation {
+                #expect(honest.agreedToPassDescriptors == false, "\(honest.transcript)")
+            }
+        }
+    }
+
+    @Test(arguments: [Client.sdBus, .gdbus, .libdbus, .wirePipelined])
+    func secondRegisterUnderAnotherNameOnTheSameConnectionIsCutOff(_ client: Client) async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                reverseArguments: ["--dbus-register-name", "cn"])
+
+            let agent = try await scenario.register(client, at: tunnel.socketPath, names: ["node1", "node1", "node2"])
+            #expect(agent.exitStatus != 0, "\(agent.transcript)")
+            #expect(agent.registeredNames == ["node1", "node1"], "\(agent.transcript)")
+            try await tunnel.reverse!.waitForLine(containing: ["D-Bus registration refused", "claimed=node2"])
+            try await controller.waitForClosedConnections(1)
+            #expect(controller.registeredNames == ["node1", "node1"], "\(controller.record)")
+            #expect(controller.calls.count == 2, "\(controller.record)")
+        }
+    }
+
+    @Test func registerWithAnotherSignatureIsRefused() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                reverseArguments: ["--dbus-register-name", "cn"])
+
+            // The body is still the string "node1": only the declared signature is wrong.
+            let agent = try await scenario.register(
+                .wirePipelined, at: tunnel.socketPath, names: ["node1"], wireOptions: ["--signature", "sv"])
+            #expect(agent.exitStatus != 0, "\(agent.transcript)")
+            #expect(agent.stdout.contains("closed node1"), "\(agent.transcript)")
+            try await tunnel.reverse!.waitForLine(containing: ["D-Bus registration refused", "subject=/CN=node1"])
+            try await controller.waitForClosedConnections(1)
+            #expect(controller.calls.isEmpty, "\(controller.record)")
+        }
+    }
+
+    @Test func bigEndianRegistrationsAreCheckedLikeLittleEndianOnes() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                reverseArguments: ["--dbus-register-name", "cn"])
+
+            let honest = try await scenario.register(
+                .wirePipelined, at: tunnel.socketPath, names: ["node1"], wireOptions: ["--big-endian"])
+            #expect(honest.exitStatus == 0, "\(scenario.transcripts)")
+            let impostor = try await scenario.register(
+                .wireStepwise, at: tunnel.socketPath, names: ["node2"], wireOptions: ["--big-endian"])
+            #expect(impostor.exitStatus != 0 && impostor.stdout.contains("closed node2"), "\(impostor.transcript)")
+            try await controller.waitForClosedConnections(2)
+            #expect(controller.registeredNames == ["node1"], "\(controller.record)")
+        }
+    }
+
+    // MARK: The other rules
+
+    /// How the reverse side is told which names a certificate allows, and an agent for each.
+    enum Rule: String, CaseIterable, CustomTestStringConvertible {
+        /// `--dbus-register-name uri`: the URI SAN's last path segment (a SPIFFE ID's workload name).
+        case uri
+        /// `dbus-register-name dns` in a configuration file: any DNS SAN.
+        case dns
+        /// `--dbus-register-map FILE`: the names the file lists for the certificate's CN.
+        case map
+
+        var testDescription: String { rawValue }
+
+        var certificate: String {
+            switch self {
+            case .uri: "agent-uri"
+            case .dns: "agent-dns"
+            case .map: "node1"
+            }
+        }
+
+        /// A name the rule allows for `certificate`, and one it does not (the CN, for uri and dns).
+        var allowed: String {
+            switch self {
+            case .uri: "node7"
+            case .dns: "node8-standby"
+            case .map: "node1-standby"
+            }
+        }
+
+        var refused: String {
+            switch self {
+            case .uri: "agent-uri"
+            case .dns: "agent-dns"
+            case .map: "node2"
+            }
+        }
+    }
+
+    @Test(arguments: Rule.allCases)
+    func eachRuleAllowsItsNamesAndRefusesOthers(_ rule: Rule) async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let socketPath: String
+            let reverse: ChildProcess
+            switch rule {
+            case .uri, .map:
+                var arguments = ["--dbus-register-name", "uri"]
+                if rule == .map {
+                    let map = scenario.path("nodes.map")
+                    try "# CN  names\nnode1 node1 node1-standby\nnode2 node2\n"
+                        .write(toFile: map, atomically: true, encoding: .utf8)
+                    arguments = ["--dbus-register-map", map]
+                }
+                let tunnel = try await scenario.startTunnel(
+                    pki: pki, backend: controller.socketPath, placement: .bothSides,
+                    clientCertificate: rule.certificate, reverseArguments: arguments)
+                (socketPath, reverse) = (tunnel.socketPath, tunnel.reverse!)
+            case .dns:
+                let configured = try await scenario.startConfiguredReverse(
+                    pki: pki, backend: controller.socketPath, frontend: ["option dbus", "dbus-register-name dns"])
+                let forward = try await scenario.startForward(
+                    pki: pki, port: configured.port, certificate: rule.certificate, serverName: "localhost",
+                    extraArguments: ["--dbus"])
+                (socketPath, reverse) = (forward.socketPath, configured.process)
+            }
+
+            let honest = try await scenario.register(.sdBus, at: socketPath, names: [rule.allowed])
+            #expect(honest.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(honest.registeredNames == [rule.allowed])
+            try await reverse.waitForLine(containing: ["D-Bus registration accepted", "name=\(rule.allowed)"])
+
+            let impostor = try await scenario.register(.sdBus, at: socketPath, names: [rule.refused])
+            #expect(impostor.exitStatus != 0, "\(impostor.transcript)")
+            try await reverse.waitForLine(
+                containing: ["D-Bus registration refused", "claimed=\(rule.refused)", "rule=\(rule.rawValue)"])
+            try await controller.waitForClosedConnections(2)
+            #expect(controller.registeredNames == [rule.allowed], "\(controller.record)")
+        }
+    }
+
+    @Test func mapFileIsReadAgainOnReload() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let map = scenario.path("nodes.map")
+            try "node1 node1\n".write(toFile: map, atomically: true, encoding: .utf8)
+            let reverse = try await scenario.startConfiguredReverse(
+                pki: pki, backend: controller.socketPath, frontend: ["option dbus", "dbus-register-name map \(map)"])
+            let forward = try await scenario.startForward(
+                pki: pki, port: reverse.port, serverName: "localhost", extraArguments: ["--dbus"])
+
+            let before = try await scenario.register(.sdBus, at: forward.socketPath, names: ["node1-new"])
+            #expect(before.exitStatus != 0, "\(before.transcript)")
+            try await reverse.process.waitForLine(containing: ["D-Bus registration refused", "claimed=node1-new"])
+
+            try "node1 node1 node1-new\n".write(toFile: map, atomically: true, encoding: .utf8)
+            kill(reverse.process.pid, SIGHUP)
+            try await reverse.process.waitForLine(containing: ["info reloaded"])
+            let after = try await scenario.register(.sdBus, at: forward.socketPath, names: ["node1-new"])
+            #expect(after.exitStatus == 0, "\(scenario.transcripts)")
+            try await controller.waitForClosedConnections(2)
+            #expect(controller.registeredNames == ["node1-new"], "\(controller.record)")
+
+            // A map that no longer parses is refused at reload, naming file and line, and the old one stays.
+            try "node1 node1 node1-new\nnode2\n".write(toFile: map, atomically: true, encoding: .utf8)
+            kill(reverse.process.pid, SIGHUP)
+            try await reverse.process.waitForLine(containing: ["\(map):2"])
+            try await reverse.process.waitForLine(containing: ["still serving the previous configuration"])
+            let kept = try await scenario.register(.sdBus, at: forward.socketPath, names: ["node1-new"])
+            #expect(kept.exitStatus == 0, "\(scenario.transcripts)")
+        }
+    }
+
+    // MARK: fd passing negotiated away
+
+    /// Without `--dbus` on either end the controller agrees to pass descriptors through the tunnel, though
+    /// none can cross TCP (the defect `option dbus` removes): the other tests' `unix-fd=False` means something.
+    @Test func withoutOptionDBusBothEndsAgreeToPassDescriptors() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: .neither)
+            let agent = try await scenario.register(.sdBus, at: tunnel.socketPath, names: ["node1"])
+            #expect(agent.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(agent.agreedToPassDescriptors == true, "\(agent.transcript)")
+            #expect(controller.connections == ["connection unix-fd=True"])
+        }
+    }
+
+    static let negotiationCases: [(DBusPlacement, Client)] = DBusPlacement.aware.flatMap { placement in
+        [Client.sdBus, .gdbus, .libdbus, .wirePipelined, .wireStepwise].map { (placement, $0) }
+    }
+
+    @Test(arguments: negotiationCases)
+    func descriptorPassingIsRefusedWhicheverSideFollowsDBus(_ placement: DBusPlacement, _ client: Client)
+        async throws
+    {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: placement)
+            let agent = try await scenario.register(client, at: tunnel.socketPath, names: ["node1", "node2"])
+            #expect(agent.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(agent.registeredNames == ["node1", "node2"], "\(agent.transcript)")
+            if client.reportsNegotiation {
+                #expect(agent.agreedToPassDescriptors == false, "\(agent.transcript)")
+            }
+            if client == .wirePipelined || client == .wireStepwise {
+                // ERROR comes exactly where the server's answer would have: right after its OK line.
+                let sasl = agent.stdout.split(separator: "\n").filter { $0.hasPrefix("sasl ") }
+                let ok = try #require(sasl.firstIndex { $0.hasPrefix("sasl OK ") }, "\(agent.transcript)")
+                #expect(sasl.count == ok + 2 && sasl[ok + 1].hasPrefix("sasl ERROR"), "\(agent.transcript)")
+            }
+            #expect(controller.connections == ["connection unix-fd=False"], "\(controller.record)")
+        }
+    }
+
+    @Test(arguments: [DBusPlacement.bothSides, .forwardOnly])
+    func descriptorSentAnywayClosesOnlyThatConnectionAndLeaksNothing(_ placement: DBusPlacement) async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: placement)
+            let forward = try #require(tunnel.forward)
+            // A client that stays connected, half-way through its authentication, through everything below.
+            let steady = try UnixSocketClient(path: tunnel.socketPath)
+            try steady.send("\0AUTH\r\n")
+            try await steady.receive(until: "REJECTED ")
+            let baseline = openDescriptorCount(of: forward.pid)
+
+            for round in 1...3 {
+                // The call declares UNIX_FDS=1 and a descriptor rides along with SCM_RIGHTS.
+                let sender = try await scenario.register(
+                    .wireStepwise, at: tunnel.socketPath, names: ["node1"], wireOptions: ["--send-fd"])
+                #expect(sender.exitStatus != 0, "round \(round): \(sender.transcript)")
+                #expect(sender.stdout.contains("negotiate ERROR"), "\(sender.transcript)")
+                #expect(sender.stdout.contains("closed node1"), "\(sender.transcript)")
+            }
+            try await forward.waitForLine(containing: ["warning D-Bus stream closed", "from=client"])
+            try await Harness.waitUntil(
+                "the forward sidecar holds \(baseline) descriptors again",
+                details: "now \(openDescriptorCount(of: forward.pid)), baseline \(baseline)"
+            ) { openDescriptorCount(of: forward.pid) == baseline }
+            try await controller.waitForClosedConnections(3)
+            #expect(controller.calls.isEmpty, "\(controller.record)")
+
+            // The proxy carries on: the waiting connection and a new one both work.
+            let uid = Array(String(getuid()).utf8).map { String(format: "%02x", $0) }.joined()
+            try steady.send("AUTH EXTERNAL \(uid)\r\n")
+            try await steady.receive(until: "OK ")
+            let after = try await scenario.register(.sdBus, at: tunnel.socketPath, names: ["node1"])
+            #expect(after.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(forward.isRunning)
+            steady.close()
+        }
+    }
+
+    // MARK: What the operator sees
+
+    @Test func metricsAndShowStatCountRegistrationsRefusalsAndFdNegotiations() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let reverseMetrics = try Harness.freePort()
+            let stats = scenario.path("reverse-admin.sock")
+            let reverse = try await scenario.startConfiguredReverse(
+                pki: pki, backend: controller.socketPath,
+                global: ["metrics-bind 127.0.0.1:\(reverseMetrics)", "stats socket \(stats) mode 600 level admin"],
+                frontend: ["option dbus", "dbus-register-name cn"])
+            let forward = try await scenario.startForward(
+                pki: pki, port: reverse.port, serverName: "localhost", extraArguments: ["--dbus"])
+
+            #expect(try await scenario.register(.sdBus, at: forward.socketPath, names: ["node1"]).exitStatus == 0)
+            #expect(try await scenario.register(.gdbus, at: forward.socketPath, names: ["node2"]).exitStatus != 0)
+            #expect(
+                try await scenario.register(.wirePipelined, at: forward.socketPath, names: ["node9"]).exitStatus != 0)
+            try await controller.waitForClosedConnections(3)
+
+            let accepted = try await reverse.process.waitForLine(containing: ["info D-Bus registration accepted"])
+            for field in ["name=node1", "subject=/CN=node1", "frontend=controller", "peer=127.0.0.1:"] {
+                #expect(accepted.contains(field), "\(accepted)")
+            }
+            let refused = try await reverse.process.waitForLine(
+                containing: ["warning D-Bus registration refused", "claimed=node2"])
+            for field in ["rule=cn", "subject=/CN=node1", "reason=", "frontend=controller", "peer=127.0.0.1:"] {
+                #expect(refused.contains(field), "\(refused)")
+            }
+
+            let metrics = try await scenario.scrapeMetrics(port: reverseMetrics)
+            func sample(_ name: String) -> Double? { Scenario.sample(name, frontend: "controller", in: metrics) }
+            #expect(sample("sidecar_dbus_registrations_accepted_total") == 1, "\(metrics)")
+            #expect(sample("sidecar_dbus_registrations_refused_total") == 2, "\(metrics)")
+            #expect(sample("sidecar_dbus_protocol_errors_total") == 0, "\(metrics)")
+            // The forward side answered NEGOTIATE_UNIX_FD itself: the reverse side never saw one.
+            #expect(sample("sidecar_dbus_unix_fd_negotiations_refused_total") == 0, "\(metrics)")
+
+            let admin = try UnixSocketClient(path: stats)
+            try admin.send("show stat\n")
+            let table = String(decoding: try await admin.receiveUntilClosed(), as: UTF8.self)
+            let lines = table.split(separator: "\n")
+            let header = try #require(lines.first?.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false))
+            let column = try #require(header.firstIndex { $0.contains("dbus") }, "\(table)")
+            let row = try #require(lines.first { $0.hasPrefix("controller,FRONTEND,") }, "\(table)")
+            #expect(row.split(separator: ",", omittingEmptySubsequences: false)[column] == "2", "\(table)")
+        }
+    }
+}
