@@ -37,7 +37,10 @@ PACKAGES=(
     "haproxy:haproxy"       # the other side of the tunnel in interoperability tests
     "python3:python3"       # the MemoryDenyWriteExecute check (prctl) in the end-to-end tests
     "python3-prometheus-client:" # the reference parser /metrics is checked with (/usr/bin/python3)
-    "gcc:cc"                # the benchmarks' C tools (step_benchmark_tools)
+    "python3-gi:"           # the GDBus peers of the D-Bus end-to-end tests (a BlueChi controller stand-in, a client)
+    "gir1.2-glib-2.0:"      # Gio's typelib for python3-gi
+    "python3-dbus:"         # the libdbus client of the D-Bus end-to-end tests
+    "gcc:cc"                # the benchmarks' C tools (step_benchmark_tools); the sd-bus peer of the D-Bus tests
 )
 
 say() { printf '==> %s\n' "$*"; }
@@ -69,7 +72,7 @@ step_benchmark_tools() {
     # must keep compiling cleanly against the system OpenSSL.
     say "benchmark tools compile"
     local tool
-    for tool in Benchmarks/openssl-floor.c Benchmarks/c-relay.c; do
+    for tool in Benchmarks/openssl-floor.c Benchmarks/c-relay.c Benchmarks/dbus-load.c; do
         cc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -fsyntax-only "$tool" </dev/null || die "$tool does not compile"
     done
     python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' Benchmarks/*.py ||
