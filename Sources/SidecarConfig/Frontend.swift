@@ -17,6 +17,8 @@ public struct Frontend: Sendable, Hashable {
     public var sessionRules: [AccessRule]
     /// `tcp-request connection` rules without TLS fetches (`src`), in order; they run before `sessionRules`.
     public var connectionRules: [AccessRule]
+    /// `option dbus` and its settings; nil when the relay is byte-transparent.
+    public var dbus: DBusSettings?
 
     public init(
         name: String,
@@ -28,7 +30,8 @@ public struct Frontend: Sendable, Hashable {
         location: SourceLocation,
         defaultBackendLocation: SourceLocation? = nil,
         sessionRules: [AccessRule] = [],
-        connectionRules: [AccessRule] = []
+        connectionRules: [AccessRule] = [],
+        dbus: DBusSettings? = nil
     ) {
         self.name = name
         self.binds = binds
@@ -40,5 +43,6 @@ public struct Frontend: Sendable, Hashable {
         self.defaultBackendLocation = defaultBackendLocation
         self.sessionRules = sessionRules
         self.connectionRules = connectionRules
+        self.dbus = dbus
     }
 }

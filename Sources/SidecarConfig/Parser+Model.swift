@@ -33,9 +33,10 @@ extension Parser {
         var backend = proxy.useBackend ?? proxy.defaultBackend
         // A `listen` is its own backend unless a rule names another.
         if backend == nil && proxy.kind == .listen { backend = (proxy.name, proxy.location) }
+        let binds = proxy.binds.map { self.bind(from: $0) }
         return Frontend(
             name: proxy.name,
-            binds: proxy.binds.map { self.bind(from: $0) },
+            binds: binds,
             defaultBackend: backend?.name,
             timeouts: proxy.timeouts,
             maxconn: proxy.maxconn,
@@ -43,7 +44,8 @@ extension Parser {
             location: proxy.location,
             defaultBackendLocation: backend?.location,
             sessionRules: proxy.sessionRules,
-            connectionRules: proxy.connectionRules
+            connectionRules: proxy.connectionRules,
+            dbus: dbusSettings(from: proxy, binds: binds)
         )
     }
 

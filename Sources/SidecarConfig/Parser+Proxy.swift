@@ -16,11 +16,14 @@ extension Parser {
         ("log", true, true, true),
         ("acl", true, false, false),
         ("tcp-request", true, false, false),
+        ("dbus-max-message-size", true, false, true),
+        ("dbus-register-name", true, false, false),
+        ("dbus-register-method", true, false, false),
     ]
 
     static let timeoutNames = ["connect", "client", "server", "tunnel", "client-fin", "server-fin", "check"]
     static let httpTimeoutNames = ["http-request", "http-keep-alive"]
-    static let optionNames = ["redispatch", "tcplog", "dontlognull"]
+    static let optionNames = ["redispatch", "tcplog", "dontlognull", "dbus"]
 
     /// sidecar never retries a failed connection on the same server, so turning redispatch off cannot be
     /// honoured; said rather than silently ignored.
@@ -125,6 +128,8 @@ extension Parser {
             parseACL(words, into: &draft, at: location)
         case "tcp-request":
             parseTCPRequest(words, into: &draft, at: location)
+        case "dbus-max-message-size", "dbus-register-name", "dbus-register-method":
+            parseDBus(words, into: &draft, at: location)
         case "log":
             error(
                 "per-proxy 'log' targets are not supported; write 'log global' and set targets in 'global'",
@@ -225,6 +230,15 @@ extension Parser {
             }
             draft.tcplog = !negated
             expectEnd(words, after: optionIndex + 1, for: "option tcplog", at: location)
+        case "dbus":
+            guard draft.kind.hasFrontend else {
+                error(
+                    "'option dbus' is not allowed in a 'backend' section (only in frontend, listen, defaults)",
+                    at: location)
+                return
+            }
+            draft.dbus = !negated
+            expectEnd(words, after: optionIndex + 1, for: negated ? "no option dbus" : "option dbus", at: location)
         case "dontlognull":
             warning("'no option dontlognull' ignored: sidecar logs every connection", at: location)
         default:

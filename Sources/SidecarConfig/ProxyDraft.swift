@@ -26,6 +26,12 @@ package struct ProxyDraft: Sendable {
     package var acls: [String: [ACL]] = [:]
     package var sessionRules: [AccessRule] = []
     package var connectionRules: [AccessRule] = []
+    /// `option dbus` (sidecar extension).
+    package var dbus = false
+    package var dbusMaxMessageSize = DBusSettings.defaultMaxMessageSize
+    /// `dbus-register-name` (frontend and listen only, so never inherited from `defaults`).
+    package var dbusRegisterName: DBusRegisterName?
+    package var dbusRegisterMethod: (method: DBusMethod, location: SourceLocation)?
 
     /// HAProxy's built-in defaults, in effect before any `defaults` section.
     package static func builtIn(location: SourceLocation) -> ProxyDraft {

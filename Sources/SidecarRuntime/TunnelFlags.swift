@@ -17,6 +17,11 @@ public struct TunnelFlags: Sendable {
     public var allowedPeers = PeerAllowList()
     /// `--no-ssl-reuse` (forward): a full handshake for every connection, as HAProxy's `no-ssl-reuse`.
     public var sessionReuse = true
+    /// `--dbus`: the D-Bus-aware relay (`option dbus`) on the tunnel's frontend.
+    public var dbus = false
+    /// `--dbus-register-name cn|dns|uri` or `--dbus-register-map FILE` (stored as `map FILE`), reverse only;
+    /// implies `--dbus`. The map file is read by `configuration()`, so each reload reads it again.
+    public var dbusRegisterName: String?
 
     public init(
         side: ProxyMode, listen: String, listenMode: String? = nil, connect: [String], cert: String, key: String? = nil,
@@ -97,10 +102,39 @@ public struct TunnelFlags: Sendable {
             address: listenAddress, tls: side == .reverse ? tls : nil, unixSocket: socketOptions,
             location: .commandLine("--listen \(listen)"))
         let frontend = Frontend(
-            name: name, binds: [bind], defaultBackend: name, location: .commandLine("sidecar \(name)"))
+            name: name, binds: [bind], defaultBackend: name, location: .commandLine("sidecar \(name)"),
+            dbus: try dbusSettings())
         let backend = Backend(
             name: name, servers: servers, retries: max(servers.count - 1, 0) + 2, location: .commandLine("--connect"))
         return Configuration(frontends: [frontend], backends: [backend])
+    }
+
+    /// The frontend's `option dbus` settings from `--dbus`, `--dbus-register-name` and `--dbus-register-map`.
+    /// - Throws: `UsageError` naming the flag, or the map file's errors with FILE:line.
+    private func dbusSettings() throws -> DBusSettings? {
+        guard let register = dbusRegisterName else { return dbus ? DBusSettings() : nil }
+        guard side == .reverse else {
+            throw UsageError("--dbus-register-name applies to reverse, which sees the client certificate")
+        }
+        let rule: DBusRegisterName.Rule
+        let flag: String
+        switch register {
+        case "cn": (rule, flag) = (.cn, "--dbus-register-name cn")
+        case "dns": (rule, flag) = (.dns, "--dbus-register-name dns")
+        case "uri": (rule, flag) = (.uri, "--dbus-register-name uri")
+        case let text where text.hasPrefix("map "):
+            let file = String(text.dropFirst(4))
+            switch DBusNameMap.load(path: file) {
+            case .success(let names): (rule, flag) = (.map(file: file, names: names), "--dbus-register-map \(file)")
+            case .failure(let failure):
+                throw UsageError("--dbus-register-map: " + failure.errors.map(\.description).joined(separator: "; "))
+            }
+        default:
+            throw UsageError(
+                "--dbus-register-name expects cn, dns or uri (or use --dbus-register-map FILE), not "
+                    + "'\(register)'")
+        }
+        return DBusSettings(registerName: DBusRegisterName(rule: rule, location: .commandLine(flag)))
     }
 
     /// Adds the values of `--allow-cn` etc.; each value is a comma-separated list, as in a config file.

@@ -51,6 +51,9 @@ struct Forward: AsyncParsableCommand {
 
     @OptionGroup var allow: AllowOptions
 
+    @Flag(help: "Follow the D-Bus stream (option dbus): refuse fd passing and malformed messages.")
+    var dbus = false
+
     @OptionGroup var serve: ServeOptions
 
     func validate() throws {
@@ -60,11 +63,11 @@ struct Forward: AsyncParsableCommand {
             }
             if connect.isEmpty { throw ValidationError("--connect is required (or give a configuration with -f)") }
         } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil || serverName != nil
-            || listenMode != nil || !allow.isEmpty || noSslReuse
+            || listenMode != nil || !allow.isEmpty || noSslReuse || dbus
         {
             throw ValidationError(
-                "-f replaces --listen, --connect, --cert, --key, --ca, --server-name, --no-ssl-reuse: give one or "
-                    + "the other (in a file: no-ssl-reuse on the server line)")
+                "-f replaces --listen, --connect, --cert, --key, --ca, --server-name, --no-ssl-reuse, --dbus: give "
+                    + "one or the other (in a file: no-ssl-reuse on the server line, option dbus in the frontend)")
         }
     }
 
@@ -77,6 +80,7 @@ struct Forward: AsyncParsableCommand {
                 ca: ca!, serverName: serverName)
             flags.sessionReuse = !noSslReuse
             try allow.apply(to: &flags)
+            flags.dbus = dbus
             source = .flags(flags)
         } else {
             source = .files(configPaths)

@@ -40,6 +40,21 @@ struct Reverse: AsyncParsableCommand {
 
     @OptionGroup var allow: AllowOptions
 
+    @Flag(help: "Follow the D-Bus stream (option dbus): refuse fd passing and malformed messages.")
+    var dbus = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Check every node registration against the client certificate: its CN, a DNS SAN, or the last path "
+                + "segment of a URI SAN. Implies --dbus.", valueName: "cn|dns|uri"))
+    var dbusRegisterName: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Check every node registration against a map file (one line per certificate CN: 'CN name...'). "
+                + "Implies --dbus.", valueName: "file"))
+    var dbusRegisterMap: String?
+
     @OptionGroup var serve: ServeOptions
 
     func validate() throws {
@@ -48,8 +63,19 @@ struct Reverse: AsyncParsableCommand {
                 throw ValidationError("\(flag) is required (or give a configuration with -f)")
             }
             if connect.isEmpty { throw ValidationError("--connect is required (or give a configuration with -f)") }
-        } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil || !allow.isEmpty {
-            throw ValidationError("-f replaces --listen, --connect, --cert, --key, --ca: give one or the other")
+        } else if listen != nil || !connect.isEmpty || cert != nil || key != nil || ca != nil || !allow.isEmpty
+            || dbus || dbusRegisterName != nil || dbusRegisterMap != nil
+        {
+            throw ValidationError(
+                "-f replaces --listen, --connect, --cert, --key, --ca, --dbus*: give one or the other (in a file: "
+                    + "option dbus, dbus-register-name)")
+        }
+        if dbusRegisterName != nil && dbusRegisterMap != nil {
+            throw ValidationError("give --dbus-register-name or --dbus-register-map, not both")
+        }
+        if let rule = dbusRegisterName, !["cn", "dns", "uri"].contains(rule) {
+            throw ValidationError(
+                "--dbus-register-name expects cn, dns or uri (or use --dbus-register-map FILE), not '\(rule)'")
         }
     }
 
@@ -59,6 +85,8 @@ struct Reverse: AsyncParsableCommand {
         if configPaths.isEmpty {
             var flags = TunnelFlags(side: .reverse, listen: listen!, connect: connect, cert: cert!, key: key, ca: ca!)
             try allow.apply(to: &flags)
+            flags.dbus = dbus || dbusRegisterName != nil || dbusRegisterMap != nil
+            flags.dbusRegisterName = dbusRegisterName ?? dbusRegisterMap.map { "map \($0)" }
             source = .flags(flags)
         } else {
             source = .files(configPaths)
