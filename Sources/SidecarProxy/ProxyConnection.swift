@@ -96,6 +96,12 @@ final class ProxyConnection {
         if let tls = bind.tls {
             try operations.addHandler(TLSHandler(context: tls, handshakeTimeout: bind.handshakeTimeout))
         }
+        if let dbus = frontend.frontend.dbus {
+            try operations.addHandler(
+                DBusFilter(
+                    settings: dbus, frontend: frontend.frontend.name, peerAddress: connection.peerAddress,
+                    logger: logger, counters: connection.session?.frontendCounters))
+        }
         try operations.addHandler(relay)
         if bind.tls == nil { connection.connectNextServer() }
     }
@@ -117,6 +123,14 @@ final class ProxyConnection {
     }
 
     func userEvent(_ event: Any, on side: Side, from relay: RelayHandler) {
+        if let closed = event as? DBusStreamClosed {
+            // The filter logged the reason and closes the client channel; the connection line says `PD`.
+            end("P")
+            detail =
+                closed.kind == .registrationRefused
+                ? "D-Bus registration refused" : "D-Bus protocol error from \(closed.from): \(closed.reason)"
+            return
+        }
         guard let completed = event as? TLSHandshakeCompleted, isCurrent(relay, side) else { return }
         switch (side, state) {
         case (.client, .clientHandshake):
@@ -456,7 +470,7 @@ final class ProxyConnection {
             processConnections: bind.gates.global.count, frontendConnections: bind.gates.frontend.count,
             backendConnections: connections.backend, serverConnections: connections.server,
             retries: max(tried.count - 1, 0), redispatched: redispatched, peerSubject: peerSubject,
-            detail: termination == nil || detail?.contains("error") == true ? detail : nil)
+            detail: termination == nil || termination?.cause == "P" || detail?.contains("error") == true ? detail : nil)
         releasePick()
         if frontend.frontend.tcplog {
             logger.info("\(log.tcplog)")

@@ -11,6 +11,10 @@ public final class TrafficCounters: Sendable {
     private let failedConnects = ManagedAtomic<Int>(0)
     private let denied = ManagedAtomic<Int>(0)
     private let failedHandshakes = ManagedAtomic<Int>(0)
+    private let dbusAccepted = ManagedAtomic<Int>(0)
+    private let dbusRefused = ManagedAtomic<Int>(0)
+    private let dbusErrors = ManagedAtomic<Int>(0)
+    private let dbusFDRefusals = ManagedAtomic<Int>(0)
 
     init() {}
 
@@ -32,6 +36,17 @@ public final class TrafficCounters: Sendable {
     public var deniedRequests: Int { denied.load(ordering: .relaxed) }
     /// Client TLS handshakes that failed (`ereq`: no or untrusted certificate, timeout, garbage).
     public var requestErrors: Int { failedHandshakes.load(ordering: .relaxed) }
+
+    /// `option dbus`: register calls accepted and refused by `dbus-register-name`, streams closed for a
+    /// protocol violation (including fd passing), and `NEGOTIATE_UNIX_FD` requests answered with `ERROR`.
+    public var dbus:
+        (registrationsAccepted: Int, registrationsRefused: Int, protocolErrors: Int, fdNegotiationsRefused: Int)
+    {
+        (
+            dbusAccepted.load(ordering: .relaxed), dbusRefused.load(ordering: .relaxed),
+            dbusErrors.load(ordering: .relaxed), dbusFDRefusals.load(ordering: .relaxed)
+        )
+    }
 
     func sessionOpened() {
         total.wrappingIncrement(ordering: .relaxed)
@@ -55,4 +70,12 @@ public final class TrafficCounters: Sendable {
     func requestDenied() { denied.wrappingIncrement(ordering: .relaxed) }
 
     func handshakeFailed() { failedHandshakes.wrappingIncrement(ordering: .relaxed) }
+
+    func dbusRegistrationAccepted() { dbusAccepted.wrappingIncrement(ordering: .relaxed) }
+
+    func dbusRegistrationRefused() { dbusRefused.wrappingIncrement(ordering: .relaxed) }
+
+    func dbusProtocolError() { dbusErrors.wrappingIncrement(ordering: .relaxed) }
+
+    func dbusUnixFDNegotiationRefused() { dbusFDRefusals.wrappingIncrement(ordering: .relaxed) }
 }

@@ -46,6 +46,21 @@ extension MetricsExporter {
                         refused)
                     count("sidecar_frontend_bytes_in_total", labels, value("bin"), "Bytes received from clients.")
                     count("sidecar_frontend_bytes_out_total", labels, value("bout"), "Bytes sent to clients.")
+                    if row["dbus_err"] != nil {
+                        count(
+                            "sidecar_dbus_registrations_accepted_total", labels, value("dbus_reg_acc"),
+                            "Register calls whose name the client certificate allows (dbus-register-name).")
+                        count(
+                            "sidecar_dbus_registrations_refused_total", labels, value("dbus_reg_ref"),
+                            "Register calls refused by dbus-register-name; each closed its connection.")
+                        count(
+                            "sidecar_dbus_protocol_errors_total", labels, value("dbus_err"),
+                            "Connections closed for a malformed D-Bus stream, a limit, or a message declaring Unix "
+                                + "fds.")
+                        count(
+                            "sidecar_dbus_unix_fd_negotiations_refused_total", labels, value("dbus_fd_ref"),
+                            "NEGOTIATE_UNIX_FD requests answered with ERROR by sidecar instead of the server.")
+                    }
                 case "1":
                     relayed("backend", [("backend", name)], value)
                 default:

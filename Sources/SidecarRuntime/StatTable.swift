@@ -14,7 +14,8 @@ import SidecarProxy
 /// HAProxy's `show stat` CSV and `show servers state` for one running proxy: one FRONTEND row per frontend,
 /// then for each backend one row per server and a BACKEND row.
 ///
-/// Columns follow HAProxy 2.6's order and names up to `algo`; a column that has no meaning in sidecar (HTTP,
+/// Columns follow HAProxy 2.6's order and names up to `algo`; after it come sidecar's own (`option dbus`:
+/// `dbus_reg_acc`, `dbus_reg_ref`, `dbus_err`, `dbus_fd_ref`, on FRONTEND rows of D-Bus frontends); a column that has no meaning in sidecar (HTTP,
 /// queues, rates, agents) is left empty, as HAProxy leaves columns that do not apply to a row. Built on
 /// demand from the live plan and the process-wide `TrafficStatistics`; nothing is cached. Session counts
 /// (`scur`, `smax`, `stot`) and bytes come from `TrafficStatistics`, so they include connections that started
@@ -30,6 +31,7 @@ struct StatTable {
         "comp_in", "comp_out", "comp_byp", "comp_rsp", "lastsess", "last_chk", "last_agt", "qtime", "ctime", "rtime",
         "ttime", "agent_status", "agent_code", "agent_duration", "check_desc", "agent_desc", "check_rise",
         "check_fall", "check_health", "agent_rise", "agent_fall", "agent_health", "addr", "cookie", "mode", "algo",
+        "dbus_reg_acc", "dbus_reg_ref", "dbus_err", "dbus_fd_ref",
     ]
 
     /// One row: values by column name; absent means empty.
@@ -57,6 +59,13 @@ struct StatTable {
             row["lbtot"] = nil
             row["type"] = "0"
             row["mode"] = "tcp"
+            if frontend.frontend.dbus != nil {
+                let dbus = counters.dbus
+                row["dbus_reg_acc"] = "\(dbus.registrationsAccepted)"
+                row["dbus_reg_ref"] = "\(dbus.registrationsRefused)"
+                row["dbus_err"] = "\(dbus.protocolErrors)"
+                row["dbus_fd_ref"] = "\(dbus.fdNegotiationsRefused)"
+            }
             rows.append(row)
         }
         for (number, backend) in Self.backends(of: proxy.plan).enumerated() {

@@ -201,7 +201,10 @@ final class MetricsFixture: Sendable {
     /// - Parameters:
     ///   - checked: give `s1` a health check (inter 100 ms, fall 1, rise 1).
     ///   - handshakeTimeout: the `tls` frontend's `handshake-timeout`.
-    init(checked: Bool = false, fall: Int = 1, handshakeTimeout: Duration? = nil) async throws {
+    ///   - dbus: `option dbus` on frontend `fe`.
+    init(
+        checked: Bool = false, fall: Int = 1, handshakeTimeout: Duration? = nil, dbus: DBusSettings? = nil
+    ) async throws {
         workspace = try ProbeWorkspace()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         echo = try await EchoServer.start(path: workspace.path("s1.sock"), group: group)
@@ -211,6 +214,7 @@ final class MetricsFixture: Sendable {
                 configuration.frontends[index].binds[0].handshakeTimeout = handshakeTimeout
             }
         }
+        configuration.frontends[0].dbus = dbus
         proxy = try await Proxy.start(
             plan: ProxyPlan(configuration: configuration),
             group: group, registry: ConnectionRegistry(metrics: exporter.factory), logger: quietLogger)
@@ -223,10 +227,11 @@ final class MetricsFixture: Sendable {
 
     /// Runs `body` with a new fixture and shuts the fixture down afterwards, whether `body` throws or not.
     static func with(
-        checked: Bool = false, fall: Int = 1, handshakeTimeout: Duration? = nil,
+        checked: Bool = false, fall: Int = 1, handshakeTimeout: Duration? = nil, dbus: DBusSettings? = nil,
         _ body: (MetricsFixture) async throws -> Void
     ) async throws {
-        let fixture = try await MetricsFixture(checked: checked, fall: fall, handshakeTimeout: handshakeTimeout)
+        let fixture = try await MetricsFixture(
+            checked: checked, fall: fall, handshakeTimeout: handshakeTimeout, dbus: dbus)
         do {
             try await body(fixture)
         } catch {
