@@ -25,12 +25,4 @@ struct BlueChiController {
 
     /// The `connection unix-fd=` lines: one per authenticated connection.
     var connections: [String] { record.filter { $0.hasPrefix("connection ") } }
-
-    /// Waits until `count` connections have ended, so that nothing a client sent can still be on its way.
-    func waitForClosedConnections(_ count: Int) async throws {
-        try await Harness.waitUntil(
-            "the controller saw \(count) connection(s) close",
-            details: "record:\n\(record.joined(separator: "\n"))\n\(process.transcript)"
-        ) { record.filter { $0 == "closed" }.count >= count }
-    }
 }

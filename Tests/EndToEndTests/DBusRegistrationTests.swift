@@ -24,8 +24,9 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                pki: pki, backend: tap.socketPath, placement: .bothSides,
                 reverseArguments: ["--dbus-register-name", "cn"])
             let reverse = try #require(tunnel.reverse)
 
@@ -34,19 +35,24 @@ import Testing
             #expect(honest.registeredNames == ["node1"], "\(honest.transcript)")
             #expect(controller.registeredNames == ["node1"], "\(controller.record)")
             try await reverse.waitForLine(
-                containing: ["info D-Bus registration accepted", "name=node1", "subject=/CN=node1"])
+                containing: ["info D-Bus registration accepted", "name=node1", "subject=\"/CN=node1\""])
 
             let impostor = try await scenario.register(client, at: tunnel.socketPath, names: ["node2"])
             #expect(impostor.exitStatus != 0, "\(impostor.transcript)")
             #expect(impostor.registeredNames.isEmpty, "\(impostor.transcript)")
             try await reverse.waitForLine(
-                containing: ["warning D-Bus registration refused", "claimed=node2", "rule=cn", "subject=/CN=node1"])
-            try await controller.waitForClosedConnections(2)
+                containing: ["warning D-Bus registration refused", "claimed=node2", "rule=cn", "subject=\"/CN=node1\""])
+            try await tap.waitForEndedConnections(2)
+            #expect(tap.bytesToBackend.contains("node1"))
+            #expect(!tap.bytesToBackend.contains("node2"), "\(tap.bytesToBackend.debugDescription)")
             #expect(controller.registeredNames == ["node1"], "\(controller.record)")
             #expect(!controller.record.contains { $0.contains("node2") }, "\(controller.record)")
 
             // fd passing was negotiated away on both connections, on both ends.
-            #expect(controller.connections == ["connection unix-fd=False", "connection unix-fd=False"])
+            // (GDBus does not report a connection that ends right after authenticating: the refused one may
+            // be missing here.)
+            #expect(!controller.connections.isEmpty)
+            #expect(controller.connections.allSatisfy { $0 == "connection unix-fd=False" }, "\(controller.record)")
             if client.reportsNegotiation {
                 #expect(honest.agreedToPassDescriptors == false, "\(honest.transcript)")
             }
@@ -58,15 +64,17 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                pki: pki, backend: tap.socketPath, placement: .bothSides,
                 reverseArguments: ["--dbus-register-name", "cn"])
 
             let agent = try await scenario.register(client, at: tunnel.socketPath, names: ["node1", "node1", "node2"])
             #expect(agent.exitStatus != 0, "\(agent.transcript)")
             #expect(agent.registeredNames == ["node1", "node1"], "\(agent.transcript)")
             try await tunnel.reverse!.waitForLine(containing: ["D-Bus registration refused", "claimed=node2"])
-            try await controller.waitForClosedConnections(1)
+            try await tap.waitForEndedConnections(1)
+            #expect(!tap.bytesToBackend.contains("node2"), "\(tap.bytesToBackend.debugDescription)")
             #expect(controller.registeredNames == ["node1", "node1"], "\(controller.record)")
             #expect(controller.calls.count == 2, "\(controller.record)")
         }
@@ -76,17 +84,19 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                pki: pki, backend: tap.socketPath, placement: .bothSides,
                 reverseArguments: ["--dbus-register-name", "cn"])
 
             // The body is still the string "node1": only the declared signature is wrong.
             let agent = try await scenario.register(
-                .wirePipelined, at: tunnel.socketPath, names: ["node1"], wireOptions: ["--signature", "sv"])
+                .wireStepwise, at: tunnel.socketPath, names: ["node1"], wireOptions: ["--signature", "sv"])
             #expect(agent.exitStatus != 0, "\(agent.transcript)")
             #expect(agent.stdout.contains("closed node1"), "\(agent.transcript)")
-            try await tunnel.reverse!.waitForLine(containing: ["D-Bus registration refused", "subject=/CN=node1"])
-            try await controller.waitForClosedConnections(1)
+            try await tunnel.reverse!.waitForLine(containing: ["D-Bus registration refused", "subject=\"/CN=node1\""])
+            try await tap.waitForEndedConnections(1)
+            #expect(!tap.bytesToBackend.contains("Register"), "\(tap.bytesToBackend.debugDescription)")
             #expect(controller.calls.isEmpty, "\(controller.record)")
         }
     }
@@ -95,8 +105,9 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                pki: pki, backend: tap.socketPath, placement: .bothSides,
                 reverseArguments: ["--dbus-register-name", "cn"])
 
             let honest = try await scenario.register(
@@ -105,7 +116,8 @@ import Testing
             let impostor = try await scenario.register(
                 .wireStepwise, at: tunnel.socketPath, names: ["node2"], wireOptions: ["--big-endian"])
             #expect(impostor.exitStatus != 0 && impostor.stdout.contains("closed node2"), "\(impostor.transcript)")
-            try await controller.waitForClosedConnections(2)
+            try await tap.waitForEndedConnections(2)
+            #expect(!tap.bytesToBackend.contains("node2"), "\(tap.bytesToBackend.debugDescription)")
             #expect(controller.registeredNames == ["node1"], "\(controller.record)")
         }
     }
@@ -154,6 +166,7 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let socketPath: String
             let reverse: ChildProcess
             switch rule {
@@ -166,12 +179,12 @@ import Testing
                     arguments = ["--dbus-register-map", map]
                 }
                 let tunnel = try await scenario.startTunnel(
-                    pki: pki, backend: controller.socketPath, placement: .bothSides,
+                    pki: pki, backend: tap.socketPath, placement: .bothSides,
                     clientCertificate: rule.certificate, reverseArguments: arguments)
                 (socketPath, reverse) = (tunnel.socketPath, tunnel.reverse!)
             case .dns:
                 let configured = try await scenario.startConfiguredReverse(
-                    pki: pki, backend: controller.socketPath, frontend: ["option dbus", "dbus-register-name dns"])
+                    pki: pki, backend: tap.socketPath, frontend: ["option dbus", "dbus-register-name dns"])
                 let forward = try await scenario.startForward(
                     pki: pki, port: configured.port, certificate: rule.certificate, serverName: "localhost",
                     extraArguments: ["--dbus"])
@@ -186,8 +199,12 @@ import Testing
             let impostor = try await scenario.register(.sdBus, at: socketPath, names: [rule.refused])
             #expect(impostor.exitStatus != 0, "\(impostor.transcript)")
             try await reverse.waitForLine(
-                containing: ["D-Bus registration refused", "claimed=\(rule.refused)", "rule=\(rule.rawValue)"])
-            try await controller.waitForClosedConnections(2)
+                containing: [
+                    "D-Bus registration refused", "claimed=\(rule.refused)",
+                    rule == .map ? "rule=\"map \(scenario.path("nodes.map"))\"" : "rule=\(rule.rawValue)",
+                ])
+            try await tap.waitForEndedConnections(2)
+            #expect(!tap.bytesToBackend.contains(rule.refused), "\(tap.bytesToBackend.debugDescription)")
             #expect(controller.registeredNames == [rule.allowed], "\(controller.record)")
         }
     }
@@ -196,10 +213,11 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let map = scenario.path("nodes.map")
             try "node1 node1\n".write(toFile: map, atomically: true, encoding: .utf8)
             let reverse = try await scenario.startConfiguredReverse(
-                pki: pki, backend: controller.socketPath, frontend: ["option dbus", "dbus-register-name map \(map)"])
+                pki: pki, backend: tap.socketPath, frontend: ["option dbus", "dbus-register-name map \(map)"])
             let forward = try await scenario.startForward(
                 pki: pki, port: reverse.port, serverName: "localhost", extraArguments: ["--dbus"])
 
@@ -212,7 +230,7 @@ import Testing
             try await reverse.process.waitForLine(containing: ["info reloaded"])
             let after = try await scenario.register(.sdBus, at: forward.socketPath, names: ["node1-new"])
             #expect(after.exitStatus == 0, "\(scenario.transcripts)")
-            try await controller.waitForClosedConnections(2)
+            try await tap.waitForEndedConnections(2)
             #expect(controller.registeredNames == ["node1-new"], "\(controller.record)")
 
             // A map that no longer parses is refused at reload, naming file and line, and the old one stays.
@@ -233,8 +251,9 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: controller.socketPath, placement: .neither)
+                pki: pki, backend: tap.socketPath, placement: .neither)
             let agent = try await scenario.register(.sdBus, at: tunnel.socketPath, names: ["node1"])
             #expect(agent.exitStatus == 0, "\(scenario.transcripts)")
             #expect(agent.agreedToPassDescriptors == true, "\(agent.transcript)")
@@ -253,8 +272,9 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: controller.socketPath, placement: placement)
+                pki: pki, backend: tap.socketPath, placement: placement)
             let agent = try await scenario.register(client, at: tunnel.socketPath, names: ["node1", "node2"])
             #expect(agent.exitStatus == 0, "\(scenario.transcripts)")
             #expect(agent.registeredNames == ["node1", "node2"], "\(agent.transcript)")
@@ -276,8 +296,9 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: controller.socketPath, placement: placement)
+                pki: pki, backend: tap.socketPath, placement: placement)
             let forward = try #require(tunnel.forward)
             // A client that stays connected, half-way through its authentication, through everything below.
             let steady = try UnixSocketClient(path: tunnel.socketPath)
@@ -298,7 +319,8 @@ import Testing
                 "the forward sidecar holds \(baseline) descriptors again",
                 details: "now \(openDescriptorCount(of: forward.pid)), baseline \(baseline)"
             ) { openDescriptorCount(of: forward.pid) == baseline }
-            try await controller.waitForClosedConnections(3)
+            try await tap.waitForEndedConnections(3)
+            #expect(!tap.bytesToBackend.contains("Register"), "\(tap.bytesToBackend.debugDescription)")
             #expect(controller.calls.isEmpty, "\(controller.record)")
 
             // The proxy carries on: the waiting connection and a new one both work.
@@ -318,28 +340,44 @@ import Testing
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)
             let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let reverseMetrics = try Harness.freePort()
             let stats = scenario.path("reverse-admin.sock")
             let reverse = try await scenario.startConfiguredReverse(
-                pki: pki, backend: controller.socketPath,
+                pki: pki, backend: tap.socketPath,
                 global: ["metrics-bind 127.0.0.1:\(reverseMetrics)", "stats socket \(stats) mode 600 level admin"],
                 frontend: ["option dbus", "dbus-register-name cn"])
-            let forward = try await scenario.startForward(
-                pki: pki, port: reverse.port, serverName: "localhost", extraArguments: ["--dbus"])
+            // The agent's side, from a configuration too: the fd negotiations are refused there.
+            let forwardMetrics = try Harness.freePort()
+            let agentSocket = scenario.path("agent.sock")
+            try FileManager.default.createDirectory(atPath: scenario.path("conf.d"), withIntermediateDirectories: true)
+            try """
+            global
+                metrics-bind 127.0.0.1:\(forwardMetrics)
+            frontend agent
+                bind \(agentSocket)
+                option dbus
+                default_backend manager
+            backend manager
+                server manager 127.0.0.1:\(reverse.port) ssl crt \(pki.certificate("node1")) ca-file \(pki.ca) verifyhost localhost
 
-            #expect(try await scenario.register(.sdBus, at: forward.socketPath, names: ["node1"]).exitStatus == 0)
-            #expect(try await scenario.register(.gdbus, at: forward.socketPath, names: ["node2"]).exitStatus != 0)
-            #expect(
-                try await scenario.register(.wirePipelined, at: forward.socketPath, names: ["node9"]).exitStatus != 0)
-            try await controller.waitForClosedConnections(3)
+            """.write(toFile: scenario.path("conf.d/agent.cfg"), atomically: true, encoding: .utf8)
+            let forward = try scenario.start(
+                "forward", try Harness.sidecarBinary(), ["forward", "-f", scenario.path("conf.d"), "--threads", "1"])
+            try await forward.waitForLine(containing: ["info ready"])
+
+            #expect(try await scenario.register(.sdBus, at: agentSocket, names: ["node1"]).exitStatus == 0)
+            #expect(try await scenario.register(.gdbus, at: agentSocket, names: ["node2"]).exitStatus != 0)
+            #expect(try await scenario.register(.wirePipelined, at: agentSocket, names: ["node9"]).exitStatus != 0)
+            try await tap.waitForEndedConnections(3)
 
             let accepted = try await reverse.process.waitForLine(containing: ["info D-Bus registration accepted"])
-            for field in ["name=node1", "subject=/CN=node1", "frontend=controller", "peer=127.0.0.1:"] {
+            for field in ["name=node1", "subject=\"/CN=node1\"", "frontend=controller", "peer=127.0.0.1:"] {
                 #expect(accepted.contains(field), "\(accepted)")
             }
             let refused = try await reverse.process.waitForLine(
                 containing: ["warning D-Bus registration refused", "claimed=node2"])
-            for field in ["rule=cn", "subject=/CN=node1", "reason=", "frontend=controller", "peer=127.0.0.1:"] {
+            for field in ["rule=cn", "subject=\"/CN=node1\"", "reason=", "frontend=controller", "peer=127.0.0.1:"] {
                 #expect(refused.contains(field), "\(refused)")
             }
 
@@ -351,14 +389,26 @@ import Testing
             // The forward side answered NEGOTIATE_UNIX_FD itself: the reverse side never saw one.
             #expect(sample("sidecar_dbus_unix_fd_negotiations_refused_total") == 0, "\(metrics)")
 
+            let agentMetrics = try await scenario.scrapeMetrics(port: forwardMetrics)
+            #expect(
+                Scenario.sample("sidecar_dbus_unix_fd_negotiations_refused_total", frontend: "agent", in: agentMetrics)
+                    == 3, "\(agentMetrics)")
+            #expect(
+                Scenario.sample("sidecar_dbus_protocol_errors_total", frontend: "agent", in: agentMetrics) == 0,
+                "\(agentMetrics)")
+
             let admin = try UnixSocketClient(path: stats)
             try admin.send("show stat\n")
             let table = String(decoding: try await admin.receiveUntilClosed(), as: UTF8.self)
             let lines = table.split(separator: "\n")
             let header = try #require(lines.first?.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false))
-            let column = try #require(header.firstIndex { $0.contains("dbus") }, "\(table)")
             let row = try #require(lines.first { $0.hasPrefix("controller,FRONTEND,") }, "\(table)")
-            #expect(row.split(separator: ",", omittingEmptySubsequences: false)[column] == "2", "\(table)")
+            let fields = row.split(separator: ",", omittingEmptySubsequences: false)
+            func column(_ name: String) -> Substring? { header.firstIndex(of: Substring(name)).map { fields[$0] } }
+            #expect(column("dbus_reg_acc") == "1", "\(table)")
+            #expect(column("dbus_reg_ref") == "2", "\(table)")
+            #expect(column("dbus_err") == "0", "\(table)")
+            #expect(column("dbus_fd_ref") == "0", "\(table)")
         }
     }
 }

@@ -48,9 +48,17 @@ def on_new_connection(server, connection):
     record.write("connection unix-fd=%s\n" % bool(capabilities & Gio.DBusCapabilityFlags.UNIX_FD_PASSING))
     connection.add_filter(on_message, None)
     connection.register_object(PATH, interface, on_call, None, None)
-    connection.connect("closed", lambda *arguments: record.write("closed\n"))
+    connection.connect("closed", on_closed)
     connections.append(connection)
     return True
+
+
+def on_closed(connection, remote_peer_vanished, error):
+    # GDBus reports the peer's EOF but keeps its socket open while the connection object lives: close it, as
+    # bluechi-controller does when a node disconnects, so that the proxy sees the connection end.
+    record.write("closed\n")
+    connections.remove(connection)
+    connection.get_stream().close(None)
 
 
 server = Gio.DBusServer.new_sync(
