@@ -37,7 +37,8 @@ extension Parser {
                     rule = .map(file: path, names: names)
                 case .failure(let failure):
                     // A file that cannot be read is reported at the configuration line; malformed lines at
-                    // their own place in the map file.
+                    // their own place in the map file. The rule stays, with no names, so that the section's
+                    // other findings are reported too.
                     for diagnostic in failure.diagnostics {
                         if diagnostic.location.line == 0 {
                             error(diagnostic.message, at: location)
@@ -45,7 +46,7 @@ extension Parser {
                             record(diagnostic)
                         }
                     }
-                    return
+                    rule = .map(file: path, names: DBusNameMap())
                 }
                 expectEnd(words, after: 3, for: "dbus-register-name map", at: location)
                 draft.dbusRegisterName = DBusRegisterName(rule: rule, location: location)

@@ -178,160 +178,191 @@ final class DBusFilter: ChannelDuplexHandler {
         }
     }
 
+    /// A chunk being read: bytes before `cursor` are decided; those from `run` to `cursor` are still to be
+    /// forwarded, as one slice.
+    private struct Reading {
+        let chunk: ByteBuffer
+        var cursor: Int
+        var run: Int
+
+        init(_ chunk: ByteBuffer) {
+            self.chunk = chunk
+            cursor = chunk.readerIndex
+            run = cursor
+        }
+
+        var end: Int { chunk.writerIndex }
+        var remaining: Int { end - cursor }
+
+        /// Copies `count` bytes from the cursor into `pending` (they are forwarded, or not, from there).
+        mutating func take(_ count: Int, into pending: inout ByteBuffer) {
+            pending.writeImmutableBuffer(chunk.getSlice(at: cursor, length: count)!)
+            cursor += count
+            run = cursor
+        }
+    }
+
+    /// Forwards the decided bytes not yet forwarded.
+    private func flush(_ reading: inout Reading, from side: ProxyConnection.Side, context: ChannelHandlerContext) {
+        if reading.cursor > reading.run {
+            emit(
+                reading.chunk.getSlice(at: reading.run, length: reading.cursor - reading.run)!, from: side,
+                context: context)
+        }
+        reading.run = reading.cursor
+    }
+
     /// Reads `chunk`, forwarding what passes: runs of whole-or-started messages and lines as slices of it,
     /// completed pending bytes as their own buffer, in stream order.
     private func process(_ chunk: ByteBuffer, from side: ProxyConnection.Side, context: ChannelHandlerContext) {
-        let end = chunk.writerIndex
-        var cursor = chunk.readerIndex
-        // Bytes from `run` to `cursor` are decided and not yet forwarded.
-        var run = cursor
-        func flush() {
-            if cursor > run { emit(chunk.getSlice(at: run, length: cursor - run)!, from: side, context: context) }
-            run = cursor
-        }
-        while cursor < end {
-            var direction = side == .client ? client : server
+        var reading = Reading(chunk)
+        while reading.remaining > 0 {
+            let direction = side == .client ? client : server
+            let goOn: Bool
             switch direction.phase {
             case .closed:
                 return
             case .nul:
-                let byte = chunk.getInteger(at: cursor, as: UInt8.self)!
+                let byte = chunk.getInteger(at: reading.cursor, as: UInt8.self)!
                 guard byte == 0 else {
-                    flush()
                     refuse(
                         .protocolError,
                         "first byte is \(DBusMessageScan.hex(byte)), not the NUL byte a D-Bus client starts with",
                         from: side, context: context)
                     return
                 }
-                cursor += 1
+                reading.cursor += 1
                 client.phase = .sasl
+                goOn = true
             case .sasl:
-                // The line ends at the next LF: in the pending bytes plus this chunk, or in this chunk alone.
-                let newline = chunk.readableBytesView[(cursor - chunk.readerIndex)...].firstIndex(of: 0x0A)
-                    .map { $0 + chunk.readerIndex }
-                let taken = (newline.map { $0 + 1 } ?? end) - cursor
-                let held = direction.pending?.readableBytes ?? 0
-                if held + taken > DBusSASLLine.maximumLength {
-                    flush()
-                    refuse(
-                        .protocolError, "SASL line longer than \(DBusSASLLine.maximumLength) bytes", from: side,
-                        context: context)
-                    return
-                }
-                guard newline != nil else {
-                    flush()
-                    var pending = direction.pending ?? context.channel.allocator.buffer(capacity: taken)
-                    pending.writeImmutableBuffer(chunk.getSlice(at: cursor, length: taken)!)
-                    cursor = end
-                    run = cursor
-                    setPending(pending, need: 0, for: side)
-                    return
-                }
-                let line: ByteBuffer
-                let lineStart: Int
-                if var pending = direction.pending {
-                    flush()
-                    pending.writeImmutableBuffer(chunk.getSlice(at: cursor, length: taken)!)
-                    cursor += taken
-                    run = cursor
-                    setPending(nil, need: 0, for: side)
-                    line = pending
-                    lineStart = pending.readerIndex
-                } else {
-                    line = chunk
-                    lineStart = cursor
-                    cursor += taken
-                }
-                let length = held + taken
-                let parsed = DBusSASLLine.parse(line, at: lineStart, length: length, from: side)
-                guard case .success(let command) = parsed else {
-                    if case .failure(let failure) = parsed {
-                        refuse(.protocolError, failure.reason, from: side, context: context)
-                    }
-                    return
-                }
-                let pass = side == .client ? clientLine(command) : serverLine(command)
-                switch pass {
-                case .failure(let failure):
-                    refuse(.protocolError, failure.reason, from: side, context: context)
-                    return
-                case .success(let forward):
-                    if held > 0 {
-                        if forward { emit(line, from: side, context: context) }
-                    } else if !forward {
-                        // Drop the line: forward what came before it.
-                        let keep = cursor - length
-                        if keep > run {
-                            emit(chunk.getSlice(at: run, length: keep - run)!, from: side, context: context)
-                        }
-                        run = cursor
-                    }
-                }
-                if side == .server {
-                    flush()
-                    answerOwed(context: context, flush: false)
-                } else if command == .negotiateUnixFD || command == .begin {
-                    flush()
-                    answerOwed(context: context, flush: true)
-                }
+                goOn = readLine(&reading, direction, from: side, context: context)
             case .messages(let passing) where passing > 0:
-                let taken = min(passing, end - cursor)
-                cursor += taken
+                let taken = min(passing, reading.remaining)
+                reading.cursor += taken
                 setPhase(.messages(passing: passing - taken), for: side)
+                goOn = true
             case .messages:
-                if var pending = direction.pending {
-                    let taken = min(direction.need - pending.readableBytes, end - cursor)
-                    pending.writeImmutableBuffer(chunk.getSlice(at: cursor, length: taken)!)
-                    cursor += taken
-                    run = cursor
-                    guard pending.readableBytes >= direction.need else {
-                        setPending(pending, need: direction.need, for: side)
-                        continue
-                    }
-                    let step = scan.examine(pending, at: pending.readerIndex, available: pending.readableBytes)
-                    switch step {
-                    case .need(let count):
-                        setPending(pending, need: count, for: side)
-                    case .forward(let length):
-                        setPending(nil, need: 0, for: side)
-                        emit(pending, from: side, context: context)
-                        setPhase(.messages(passing: length - pending.readableBytes), for: side)
-                    case .registerCall(_, let argument):
-                        setPending(nil, need: 0, for: side)
-                        guard registrationAllowed(argument, context: context) else { return }
-                        emit(pending, from: side, context: context)
-                    case .violation(let reason):
-                        refuse(.protocolError, reason, from: side, context: context)
-                        return
-                    }
-                } else {
-                    let step = scan.examine(chunk, at: cursor, available: end - cursor)
-                    switch step {
-                    case .need(let count):
-                        flush()
-                        var pending = context.channel.allocator.buffer(capacity: count)
-                        pending.writeImmutableBuffer(chunk.getSlice(at: cursor, length: end - cursor)!)
-                        cursor = end
-                        run = cursor
-                        setPending(pending, need: count, for: side)
-                    case .forward(let length):
-                        let taken = min(length, end - cursor)
-                        cursor += taken
-                        setPhase(.messages(passing: length - taken), for: side)
-                    case .registerCall(let length, let argument):
-                        flush()
-                        guard registrationAllowed(argument, context: context) else { return }
-                        cursor += length
-                    case .violation(let reason):
-                        flush()
-                        refuse(.protocolError, reason, from: side, context: context)
-                        return
-                    }
-                }
+                goOn = readMessage(&reading, direction, from: side, context: context)
             }
+            guard goOn else { return }
         }
-        flush()
+        flush(&reading, from: side, context: context)
+    }
+
+    /// Reads one SASL line (or keeps its start pending). - Returns: false when the connection was refused.
+    private func readLine(
+        _ reading: inout Reading, _ direction: Direction, from side: ProxyConnection.Side,
+        context: ChannelHandlerContext
+    ) -> Bool {
+        // The line ends at the next LF: in the pending bytes plus this chunk, or in this chunk alone.
+        let chunk = reading.chunk
+        let newline = chunk.readableBytesView[(reading.cursor - chunk.readerIndex)...].firstIndex(of: 0x0A)
+            .map { $0 + chunk.readerIndex }
+        let taken = (newline.map { $0 + 1 } ?? reading.end) - reading.cursor
+        let held = direction.pending?.readableBytes ?? 0
+        if held + taken > DBusSASLLine.maximumLength {
+            refuse(
+                .protocolError, "SASL line longer than \(DBusSASLLine.maximumLength) bytes", from: side,
+                context: context)
+            return false
+        }
+        guard newline != nil else {
+            flush(&reading, from: side, context: context)
+            var pending = direction.pending ?? context.channel.allocator.buffer(capacity: taken)
+            reading.take(taken, into: &pending)
+            setPending(pending, need: 0, for: side)
+            return true
+        }
+        let line: ByteBuffer
+        let lineStart: Int
+        if var pending = direction.pending {
+            reading.take(taken, into: &pending)
+            setPending(nil, need: 0, for: side)
+            line = pending
+            lineStart = pending.readerIndex
+        } else {
+            line = chunk
+            lineStart = reading.cursor
+            reading.cursor += taken
+        }
+        let length = held + taken
+        let booked = DBusSASLLine.parse(line, at: lineStart, length: length, from: side).flatMap { command in
+            (side == .client ? clientLine(command) : serverLine(command)).map { (command, $0) }
+        }
+        guard case .success(let (command, forward)) = booked else {
+            if case .failure(let failure) = booked {
+                refuse(.protocolError, failure.reason, from: side, context: context)
+            }
+            return false
+        }
+        if held > 0 {
+            if forward { emit(line, from: side, context: context) }
+        } else if !forward {
+            // Drop the line: forward what came before it.
+            let cursor = reading.cursor
+            reading.cursor -= length
+            flush(&reading, from: side, context: context)
+            reading.cursor = cursor
+            reading.run = cursor
+        }
+        if side == .server {
+            flush(&reading, from: side, context: context)
+            answerOwed(context: context, flush: false)
+        } else if command == .negotiateUnixFD || command == .begin {
+            flush(&reading, from: side, context: context)
+            answerOwed(context: context, flush: true)
+        }
+        return true
+    }
+
+    /// Reads the start of a message: decides it, forwards it (its body passes later, unread), or keeps it
+    /// pending until its header (or, for a register call, the whole message) is at hand.
+    /// - Returns: false when the connection was refused.
+    private func readMessage(
+        _ reading: inout Reading, _ direction: Direction, from side: ProxyConnection.Side,
+        context: ChannelHandlerContext
+    ) -> Bool {
+        guard var pending = direction.pending else {
+            switch scan.examine(reading.chunk, at: reading.cursor, available: reading.remaining) {
+            case .need(let count):
+                flush(&reading, from: side, context: context)
+                var pending = context.channel.allocator.buffer(capacity: count)
+                reading.take(reading.remaining, into: &pending)
+                setPending(pending, need: count, for: side)
+            case .forward(let length):
+                let taken = min(length, reading.remaining)
+                reading.cursor += taken
+                setPhase(.messages(passing: length - taken), for: side)
+            case .registerCall(let length, let argument):
+                guard registrationAllowed(argument, context: context) else { return false }
+                reading.cursor += length
+            case .violation(let reason):
+                refuse(.protocolError, reason, from: side, context: context)
+                return false
+            }
+            return true
+        }
+        reading.take(min(direction.need - pending.readableBytes, reading.remaining), into: &pending)
+        guard pending.readableBytes >= direction.need else {
+            setPending(pending, need: direction.need, for: side)
+            return true
+        }
+        switch scan.examine(pending, at: pending.readerIndex, available: pending.readableBytes) {
+        case .need(let count):
+            setPending(pending, need: count, for: side)
+        case .forward(let length):
+            setPending(nil, need: 0, for: side)
+            emit(pending, from: side, context: context)
+            setPhase(.messages(passing: length - pending.readableBytes), for: side)
+        case .registerCall(_, let argument):
+            setPending(nil, need: 0, for: side)
+            guard registrationAllowed(argument, context: context) else { return false }
+            emit(pending, from: side, context: context)
+        case .violation(let reason):
+            refuse(.protocolError, reason, from: side, context: context)
+            return false
+        }
+        return true
     }
 
     private func setPending(_ pending: ByteBuffer?, need: Int, for side: ProxyConnection.Side) {

@@ -178,6 +178,17 @@ import Testing
             ])
     }
 
+    @Test func badMapFileDoesNotHideTheSectionsOtherErrors() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("names.map", "node2\n")
+        try directory.write("a.cfg", Self.reverse(["dbus-register-name map names.map"], verify: "optional"))
+        let check = ConfigCheck(paths: [directory.path], environment: [:])
+        #expect(check.lines.count == 4, "\(check.lines)")
+        #expect(check.lines[0].hasPrefix("\(directory.path)/names.map:1: error: CN 'node2' has no D-Bus name"))
+        #expect(check.lines[1].contains("a.cfg:4: error: 'dbus-register-name' needs 'option dbus'"))
+        #expect(check.lines[2].contains("a.cfg:4: error: 'dbus-register-name' needs 'verify required'"))
+    }
+
     // MARK: the rules
 
     @Test func rulesCompareTheClaimWithTheCertificate() {
