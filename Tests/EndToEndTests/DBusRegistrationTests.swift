@@ -334,6 +334,37 @@ import Testing
         }
     }
 
+    /// A descriptor passed with SCM_RIGHTS but not declared in the message: the kernel closes it when sidecar
+    /// reads the bytes (README, D-Bus awareness), the call itself is valid and passes, and the forward sidecar
+    /// holds no more descriptors than before.
+    @Test func undeclaredDescriptorIsDroppedAndTheCallPasses() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                reverseArguments: ["--dbus-register-name", "cn"])
+            let forward = try #require(tunnel.forward)
+            let warm = try await scenario.register(.wireStepwise, at: tunnel.socketPath, names: ["node1"])
+            #expect(warm.exitStatus == 0, "\(scenario.transcripts)")
+            try await forward.waitForLine(containing: ["connection closed"])
+            let baseline = openDescriptorCount(of: forward.pid)
+
+            for client in [Client.wireStepwise, .wirePipelined] {
+                let sender = try await scenario.register(
+                    client, at: tunnel.socketPath, names: ["node1", "node1"], wireOptions: ["--send-fd-undeclared"])
+                #expect(sender.exitStatus == 0, "\(scenario.transcripts)")
+                #expect(sender.registeredNames == ["node1", "node1"], "\(sender.transcript)")
+            }
+            try await Harness.waitUntil(
+                "the forward sidecar holds \(baseline) descriptors again",
+                details: "now \(openDescriptorCount(of: forward.pid)), baseline \(baseline)"
+            ) { openDescriptorCount(of: forward.pid) == baseline }
+            #expect(controller.registeredNames == Array(repeating: "node1", count: 5), "\(controller.record)")
+            #expect(!forward.stderr.contains("D-Bus stream closed"), "\(forward.transcript)")
+        }
+    }
+
     // MARK: What the operator sees
 
     @Test func metricsAndShowStatCountRegistrationsRefusalsAndFdNegotiations() async throws {

@@ -11,6 +11,7 @@ Calls BlueChi's Register(s) once per NAME, in order, on one connection, waiting 
   --big-endian     marshal the calls big-endian ('B'); default little-endian ('l')
   --signature SIG  declare SIG instead of "s" (the body is still one string)
   --send-fd        declare UNIX_FDS=1 in each call and pass a descriptor (of /dev/null) with SCM_RIGHTS
+  --send-fd-undeclared  pass the descriptor with each call without declaring it in the header
 
 Prints, one per line: "sasl LINE" for each line the server sent during authentication, "negotiate AGREE" or
 "negotiate ERROR" (the answer to NEGOTIATE_UNIX_FD), then per call "registered NAME" (a method return),
@@ -127,7 +128,7 @@ class Connection:
 
 
 def main(arguments):
-    options = {"--stepwise": False, "--big-endian": False, "--send-fd": False}
+    options = {"--stepwise": False, "--big-endian": False, "--send-fd": False, "--send-fd-undeclared": False}
     signature, names, path = "s", [], arguments[0]
     rest = iter(arguments[1:])
     for argument in rest:
@@ -138,8 +139,9 @@ def main(arguments):
         else:
             names.append(argument)
     marshaller = Marshaller(b"B" if options["--big-endian"] else b"l")
-    fd = os.open("/dev/null", os.O_RDONLY) if options["--send-fd"] else None
-    calls = [marshaller.call(serial + 1, name, signature, 1 if fd is not None else 0)
+    sends_fd = options["--send-fd"] or options["--send-fd-undeclared"]
+    fd = os.open("/dev/null", os.O_RDONLY) if sends_fd else None
+    calls = [marshaller.call(serial + 1, name, signature, 1 if options["--send-fd"] else 0)
              for serial, name in enumerate(names)]
     connection = Connection(path)
     try:
