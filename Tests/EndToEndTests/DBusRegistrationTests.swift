@@ -59,6 +59,44 @@ import Testing
         }
     }
 
+    /// A mixed deployment: HAProxy on the agent's end (BlueChi's guide), sidecar on the controller's end.
+    @Test func namesAreCheckedBehindAnHAProxyAgentSide() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: tap.socketPath, placement: .reverseOnly,
+                reverseArguments: ["--dbus-register-name", "cn"])
+
+            let honest = try await scenario.register(.sdBus, at: tunnel.socketPath, names: ["node1"])
+            #expect(honest.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(honest.agreedToPassDescriptors == false, "\(honest.transcript)")
+            let impostor = try await scenario.register(.sdBus, at: tunnel.socketPath, names: ["node2"])
+            #expect(impostor.exitStatus != 0, "\(impostor.transcript)")
+            try await tunnel.reverse!.waitForLine(containing: ["D-Bus registration refused", "claimed=node2"])
+            try await tap.waitForEndedConnections(2)
+            #expect(!tap.bytesToBackend.contains("node2"), "\(tap.bytesToBackend.debugDescription)")
+            #expect(controller.registeredNames == ["node1"], "\(controller.record)")
+        }
+    }
+
+    /// The README's end-to-end check (`sidecar probe unix:AGENT_SOCKET`) through the shipped settings.
+    @Test func probeOfTheAgentSocketGetsTheControllersAnswer() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: controller.socketPath, placement: .bothSides,
+                reverseArguments: ["--dbus-register-name", "cn"])
+            let probe = try await scenario.runSidecar(["probe", "unix:" + tunnel.socketPath])
+            #expect(probe.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(probe.stdout.contains("REJECTED EXTERNAL"), "\(probe.transcript)")
+            #expect(probe.stdout.contains("OK: the tunnel works end to end"), "\(probe.transcript)")
+            #expect(!tunnel.forward!.stderr.contains("D-Bus stream closed"), "\(scenario.transcripts)")
+        }
+    }
+
     @Test(arguments: [Client.sdBus, .gdbus, .libdbus, .wirePipelined])
     func secondRegisterUnderAnotherNameOnTheSameConnectionIsCutOff(_ client: Client) async throws {
         try await withScenario { scenario in
