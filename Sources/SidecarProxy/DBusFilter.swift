@@ -23,8 +23,9 @@ import SidecarTLS
 /// - With `dbus-register-name`, every client call to the register method must carry a name the verified
 ///   client certificate allows; a refused call is dropped, never forwarded.
 ///
-/// Anything else closes the connection with one warning naming the reason, the sending side and the client
-/// certificate's subject; `ProxyConnection` then logs the connection's end as refused by the proxy (`PD`).
+/// Anything else closes the connection with one warning naming the reason, the sending side and the TLS
+/// peer's certificate subject; `ProxyConnection` then logs the connection's end as refused by the proxy (`PD`).
+/// A stream that ends inside a line or a message counts as malformed too.
 ///
 /// Lives on the client channel's event loop. Not `Sendable`.
 final class DBusFilter: ChannelDuplexHandler {
@@ -65,6 +66,8 @@ final class DBusFilter: ChannelDuplexHandler {
 
     /// More unanswered client lines than this is not an authentication (real clients pipeline at most 4).
     static let maximumOwed = 32
+    /// The first allocation for the copied start of an incomplete message.
+    static let initialPendingCapacity = 4096
     /// What a client receives in place of `AGREE_UNIX_FD`.
     static let refusalLine = "ERROR Unix fd passing is not available through this tunnel\r\n"
 
@@ -77,7 +80,10 @@ final class DBusFilter: ChannelDuplexHandler {
     private var client = Direction(phase: .nul)
     private var server = Direction(phase: .sasl)
     private var owed = CircularBuffer<Owed>(initialCapacity: 4)
+    /// The TLS peer's certificate subject, as the connection's log line names it: the client's on a TLS
+    /// listener (reverse), else the server's (forward), once its handshake is done.
     private var subject: String?
+    /// The client's certificate (TLS listeners), for `dbus-register-name`.
     private var certificate: PeerCertificateHandle?
     /// A certificate given without a handshake (`peerVerified`).
     private var copiedCertificate: PeerCertificate?
@@ -104,6 +110,11 @@ final class DBusFilter: ChannelDuplexHandler {
     func peerVerified(subject: String?, certificate: PeerCertificate?) {
         self.subject = subject
         self.copiedCertificate = certificate
+    }
+
+    /// Records the server certificate's subject on a plain listener (forward), for the log lines.
+    func serverVerified(subject: String?) {
+        if self.subject == nil { self.subject = subject }
     }
 
     // MARK: inbound: client to server
@@ -326,7 +337,9 @@ final class DBusFilter: ChannelDuplexHandler {
             switch scan.examine(reading.chunk, at: reading.cursor, available: reading.remaining) {
             case .need(let count):
                 flush(&reading, from: side, context: context)
-                var pending = context.channel.allocator.buffer(capacity: count)
+                // Grown as bytes come, not reserved up front: a header may announce up to
+                // `dbus-max-message-size` that never arrives.
+                var pending = context.channel.allocator.buffer(capacity: min(count, Self.initialPendingCapacity))
                 reading.take(reading.remaining, into: &pending)
                 setPending(pending, need: count, for: side)
             case .forward(let length):

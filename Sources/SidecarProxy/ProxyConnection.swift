@@ -52,6 +52,8 @@ final class ProxyConnection {
     /// connection is freed with its channels.
     private weak var clientRelay: RelayHandler?
     private weak var serverRelay: RelayHandler?
+    /// `option dbus`'s handler on the client channel, if any (it belongs to the pipeline, hence weak).
+    private weak var dbusFilter: DBusFilter?
     private var state: State
     private let started = NIODeadline.now()
     private let acceptedAt = ConnectionLog.now()
@@ -97,10 +99,11 @@ final class ProxyConnection {
             try operations.addHandler(TLSHandler(context: tls, handshakeTimeout: bind.handshakeTimeout))
         }
         if let dbus = frontend.frontend.dbus {
-            try operations.addHandler(
-                DBusFilter(
-                    settings: dbus, frontend: frontend.frontend.name, peerAddress: connection.peerAddress,
-                    logger: logger, counters: connection.session?.frontendCounters))
+            let filter = DBusFilter(
+                settings: dbus, frontend: frontend.frontend.name, peerAddress: connection.peerAddress,
+                logger: logger, counters: connection.session?.frontendCounters)
+            connection.dbusFilter = filter
+            try operations.addHandler(filter)
         }
         try operations.addHandler(relay)
         if bind.tls == nil { connection.connectNextServer() }
@@ -170,7 +173,10 @@ final class ProxyConnection {
                     "protocol": "\(completed.protocolVersion)", "resumed": "\(completed.sessionReused)",
                 ])
             // The log's `subject` is the TLS peer's: the client's on a TLS listener, else the server's.
-            if peerSubject == nil { peerSubject = completed.peerSubject }
+            if peerSubject == nil {
+                peerSubject = completed.peerSubject
+                dbusFilter?.serverVerified(subject: completed.peerSubject)
+            }
             linkRelay(to: channel)
         default:
             break

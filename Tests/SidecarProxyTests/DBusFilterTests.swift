@@ -265,6 +265,33 @@ import Testing
         #expect(harness.lines.first?.contains("reason=stream ended inside a message header (10 bytes)") == true)
     }
 
+    @Test func mutatedMessagesNeverCrashAndLogAtMostOneLine() throws {
+        var generator = SplitMix(seed: 1414)
+        var call = DBusMessageBuilder.call("/org/example/Obj", "org.example.Iface", "Ping")
+        call.setStringBody("payload")
+        let valid = call.bytes + DBusMessageBuilder.register("node1", bigEndian: true).bytes
+        for _ in 0..<300 {
+            let harness = try Self.authenticated(DBusSettings(maxMessageSize: 4096))
+            var bytes = valid
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + Int.random(in: 1...64, using: &generator))
+                if Bool.random(using: &generator) {
+                    try harness.client(Array(bytes[start..<end]))
+                } else {
+                    try harness.server(Array(bytes[start..<end]))
+                }
+                start = end
+            }
+            harness.clientEnds()
+            #expect(harness.lines.count <= 1, "\(harness.lines)")
+            #expect(harness.lines.count == harness.counters.dbus.protocolErrors)
+        }
+    }
+
     // MARK: authentication lines
 
     static let malformedSASL: [(String, String, String)] = [

@@ -20,12 +20,14 @@ import Testing
         private let received = NIOLockedValueBox<[UInt8]>([])
         var bytes: [UInt8] { received.withLockedValue { $0 } }
 
-        init(path: String, group: any EventLoopGroup) async throws {
+        /// - Parameter greeting: a line sent as soon as a client connects (no D-Bus server does that).
+        init(path: String, group: any EventLoopGroup, greeting: String? = nil) async throws {
             let received = self.received
             channel = try await ServerBootstrap(group: group)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(Handler(received: received))
+                        if let greeting { channel.writeAndFlush(ByteBuffer(string: greeting), promise: nil) }
                     }
                 }
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
@@ -64,18 +66,25 @@ import Testing
         let reverseLogs = LogCapture()
         let forwardLogs = LogCapture()
 
-        init(rule: DBusRegisterName.Rule) async throws {
+        /// - Parameters:
+        ///   - rule: the reverse side's `dbus-register-name` (with `option dbus`); nil: no `option dbus` there.
+        ///   - forwardDBus: `option dbus` on the forward side.
+        ///   - greeting: see `RecordingServer`.
+        init(rule: DBusRegisterName.Rule?, forwardDBus: Bool = false, greeting: String? = nil) async throws {
             workspace = try Workspace()
-            backend = try await RecordingServer(path: workspace.path("bus.sock"), group: group)
+            backend = try await RecordingServer(path: workspace.path("bus.sock"), group: group, greeting: greeting)
             var reverseConfiguration = TestConfigurations.reverse(
                 tls: workspace.listenerTLS, backend: workspace.path("bus.sock"))
-            reverseConfiguration.frontends[0].dbus = DBusSettings(
-                registerName: DBusRegisterName(rule: rule, location: .commandLine("test")))
+            if let rule {
+                reverseConfiguration.frontends[0].dbus = DBusSettings(
+                    registerName: DBusRegisterName(rule: rule, location: .commandLine("test")))
+            }
             reverse = try await Proxy.start(
                 plan: ProxyPlan(configuration: reverseConfiguration), group: group, logger: reverseLogs.logger)
-            let forwardConfiguration = TestConfigurations.forward(
+            var forwardConfiguration = TestConfigurations.forward(
                 socket: workspace.path("fwd.sock"), server: "rev", port: reverse.boundAddresses[0].port!,
                 tls: workspace.serverTLS)
+            if forwardDBus { forwardConfiguration.frontends[0].dbus = DBusSettings() }
             forward = try await Proxy.start(
                 plan: ProxyPlan(configuration: forwardConfiguration), group: group, logger: forwardLogs.logger)
         }
@@ -136,6 +145,20 @@ import Testing
         try await eventually("the call reached the server") { fixture.backend.bytes.count >= 26 + call.count }
         #expect(fixture.backend.bytes == Array("\0AUTH EXTERNAL 30\r\nBEGIN\r\n".utf8) + call)
         #expect(!client.ended)
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test func forwardSideNamesTheServerCertificateWhenTheServerBreaksTheProtocol() async throws {
+        let fixture = try await Fixture(
+            rule: nil, forwardDBus: true, greeting: "OK 0123456789abcdef0123456789abcdef\r\n")
+        // The client says nothing: the server's unsolicited line is refused as soon as it reaches the forward side.
+        let client = try await fixture.client()
+        try await eventually("the tunnel closed") { client.ended }
+        let line = try await fixture.forwardLogs.waitFor("D-Bus stream closed", "from=server")
+        #expect(line.contains("reason=server sent a SASL reply nobody asked for"))
+        #expect(line.contains("subject=/CN=server"), "the forward side names the server's certificate")
+        #expect(client.received.readableBytes == 0)
         await client.close()
         await fixture.shutdown()
     }
