@@ -403,6 +403,31 @@ import Testing
         }
     }
 
+    /// `dbus-max-message-size` with GDBus as the sender: a message under the limit passes whole; one over it
+    /// closes the connection, and the log line names the limit and the certificate that sent it.
+    @Test func messageOverTheSizeLimitClosesTheConnectionNamingTheSender() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let reverse = try await scenario.startConfiguredReverse(
+                pki: pki, backend: controller.socketPath, frontend: ["option dbus", "dbus-max-message-size 64k"])
+            let forward = try await scenario.startForward(pki: pki, port: reverse.port, serverName: "localhost")
+
+            let small = String(repeating: "a", count: 60_000)
+            let fits = try await scenario.register(.gdbus, at: forward.socketPath, names: [small])
+            #expect(fits.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(controller.registeredNames == [small])
+
+            let large = String(repeating: "b", count: 70_000)
+            let tooLarge = try await scenario.register(.gdbus, at: forward.socketPath, names: [large])
+            #expect(tooLarge.exitStatus != 0, "\(tooLarge.transcript)")
+            let line = try await reverse.process.waitForLine(containing: ["warning D-Bus stream closed", "from=client"])
+            #expect(line.contains("(dbus-max-message-size is 65536)"), "\(line)")
+            #expect(line.contains("subject=\"/CN=node1\""), "\(line)")
+            #expect(controller.registeredNames == [small], "\(controller.record)")
+        }
+    }
+
     // MARK: What the operator sees
 
     @Test func metricsAndShowStatCountRegistrationsRefusalsAndFdNegotiations() async throws {
