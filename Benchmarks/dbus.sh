@@ -81,6 +81,9 @@ ticks() { # pid -> utime + stime in clock ticks
     set -- $stat
     echo $((${12} + ${13}))
 }
+syscalls() { # pid -> read and write system calls so far (syscr + syscw of /proc/PID/io)
+    awk '/^sysc[rw]:/ { n += $2 } END { print n }' "/proc/$1/io"
+}
 free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
 
 # run CONFIG ROUND: starts both sidecars, warms up, measures, stops them; appends "CONFIG fwd rev total" (µs per
@@ -106,13 +109,17 @@ run() {
         >/dev/null || { echo "dbus.sh: warm-up failed ($config)" >&2; cat "$TMP"/*-"$config"-"$round".log >&2; exit 1; }
     before_f=$(ticks "$forward")
     before_r=$(ticks "$reverse")
+    calls_f=$(syscalls "$forward")
+    calls_r=$(syscalls "$reverse")
     out=$(timeout -k 5 "$RUN_SECONDS" "$TMP/dbus-load" client "$TMP/forward.sock" "$CONNECTIONS" "$ROUND_TRIPS" \
         "$RUN_SECONDS") || { echo "dbus.sh: run failed ($config): $out" >&2; exit 1; }
     n=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' <<<"$out")
     awk -v c="$config" -v f=$(($(ticks "$forward") - before_f)) -v r=$(($(ticks "$reverse") - before_r)) -v n="$n" \
-        -v hz="$CLK_TCK" 'BEGIN { fw = f * 1e6 / hz / n; rv = r * 1e6 / hz / n; printf "%s %.2f %.2f %.2f\n", c, fw, rv, fw + rv }' \
+        -v hz="$CLK_TCK" -v sf=$(($(syscalls "$forward") - calls_f)) -v sr=$(($(syscalls "$reverse") - calls_r)) \
+        'BEGIN { fw = f * 1e6 / hz / n; rv = r * 1e6 / hz / n; printf "%s %.2f %.2f %.2f %.2f %.2f\n", c, fw, rv, fw + rv, sf / n, sr / n }' \
         >>"$TMP/results"
-    echo "round $round $config: $(tail -1 "$TMP/results" | cut -d' ' -f2-) µs per round trip (fwd rev total); $out" >&2
+    echo "round $round $config: $(tail -1 "$TMP/results" | cut -d' ' -f2-4) µs per round trip (fwd rev total)," \
+        "$(tail -1 "$TMP/results" | cut -d' ' -f5-) read+write calls per round trip (fwd rev); $out" >&2
     kill "$forward" "$reverse"
     wait "$forward" "$reverse" 2>/dev/null || true
 }
@@ -138,4 +145,7 @@ print("|---|---|---|---|")
 for name, column in (("forward", 1), ("reverse", 2), ("forward + reverse", 3)):
     plain, dbus = figures("plain", column), figures("dbus", column)
     print("| %s | %s | %s | %.2f× |" % (name, cell(plain), cell(dbus), statistics.median(dbus) / statistics.median(plain)))
+for name, column in (("read+write calls per round trip, forward", 4), ("read+write calls per round trip, reverse", 5)):
+    print("| %s | %.2f | %.2f | |" % (name, statistics.median(figures("plain", column)),
+                                     statistics.median(figures("dbus", column))))
 PY
