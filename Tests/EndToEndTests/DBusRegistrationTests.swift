@@ -118,6 +118,72 @@ import Testing
         }
     }
 
+    /// Several calls in one write: the impostor's call and all after it are never forwarded, in either byte
+    /// order. The calls before it were accepted (and logged so) and should reach the controller as they do when
+    /// they arrive in separate reads; today the filter drops the whole read (dbus-e2e finding 1).
+    @Test(arguments: [[], ["--big-endian"]])
+    func callsSentInOneBurstAreCheckedOneByOne(_ byteOrder: [String]) async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
+            let tunnel = try await scenario.startTunnel(
+                pki: pki, backend: tap.socketPath, placement: .bothSides,
+                reverseArguments: ["--dbus-register-name", "cn"])
+
+            let agent = try await scenario.register(
+                .wireStepwise, at: tunnel.socketPath, names: ["node1", "node1", "node2", "node1"],
+                wireOptions: ["--burst"] + byteOrder)
+            #expect(agent.exitStatus != 0, "\(agent.transcript)")
+            try await tunnel.reverse!.waitForLine(containing: ["D-Bus registration refused", "claimed=node2"])
+            try await tap.waitForEndedConnections(1)
+            #expect(!tap.bytesToBackend.contains("node2"), "\(tap.bytesToBackend.debugDescription)")
+            #expect(controller.registeredNames.allSatisfy { $0 == "node1" }, "\(controller.record)")
+            #expect(controller.registeredNames.count <= 2, "\(controller.record)")
+            #expect(agent.registeredNames == controller.registeredNames, "\(agent.transcript)")
+            withKnownIssue("a refusal drops the accepted calls read in the same chunk (dbus-e2e finding 1)") {
+                #expect(controller.registeredNames == ["node1", "node1"], "\(controller.record)")
+            }
+        }
+    }
+
+    /// A registered agent's connection outlives a reload (SIGHUP) and is still checked after it.
+    @Test func establishedConnectionKeepsWorkingAcrossAReload() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let controller = try await scenario.startBlueChiController()
+            let reverse = try await scenario.startConfiguredReverse(
+                pki: pki, backend: controller.socketPath, frontend: ["option dbus", "dbus-register-name cn"])
+            let forward = try await scenario.startForward(
+                pki: pki, port: reverse.port, serverName: "localhost", extraArguments: ["--dbus"])
+            let agent = try scenario.start(
+                "GDBus",
+                try BlueChiPeers.python(),
+                [
+                    BlueChiPeers.script("library-register.py"), "--wait-between", "gdbus",
+                    "unix:path=" + forward.socketPath, "node1", "node1", "node2",
+                ],
+                withStdin: true)
+            try await agent.waitForLine(containing: ["waiting"], onStdout: true)
+
+            kill(reverse.process.pid, SIGHUP)
+            try await reverse.process.waitForLine(containing: ["info reloaded"])
+            kill(forward.process.pid, SIGHUP)
+            try await forward.process.waitForLine(containing: ["info reloaded"])
+            try agent.write("go\n")
+            try await Harness.waitUntil("the agent registered twice", details: agent.transcript) {
+                agent.registeredNames.count == 2
+            }
+            try agent.write("go\n")
+            try await agent.waitForExit()
+            #expect(agent.exitStatus != 0, "\(agent.transcript)")
+            #expect(agent.registeredNames == ["node1", "node1"], "\(agent.transcript)")
+            try await reverse.process.waitForLine(containing: ["D-Bus registration refused", "claimed=node2"])
+            #expect(controller.registeredNames == ["node1", "node1"], "\(controller.record)")
+            #expect(controller.connections.count == 1, "\(controller.record)")
+        }
+    }
+
     @Test func registerWithAnotherSignatureIsRefused() async throws {
         try await withScenario { scenario in
             let pki = try await scenario.makePKI(leaves: Self.leaves)

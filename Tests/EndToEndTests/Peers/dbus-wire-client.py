@@ -12,6 +12,7 @@ Calls BlueChi's Register(s) once per NAME, in order, on one connection, waiting 
   --signature SIG  declare SIG instead of "s" (the body is still one string)
   --send-fd        declare UNIX_FDS=1 in each call and pass a descriptor (of /dev/null) with SCM_RIGHTS
   --send-fd-undeclared  pass the descriptor with each call without declaring it in the header
+  --burst          after authenticating, send every call in one write, then read the replies
 
 Prints, one per line: "sasl LINE" for each line the server sent during authentication, "negotiate AGREE" or
 "negotiate ERROR" (the answer to NEGOTIATE_UNIX_FD), then per call "registered NAME" (a method return),
@@ -128,7 +129,8 @@ class Connection:
 
 
 def main(arguments):
-    options = {"--stepwise": False, "--big-endian": False, "--send-fd": False, "--send-fd-undeclared": False}
+    options = {"--stepwise": False, "--big-endian": False, "--send-fd": False, "--send-fd-undeclared": False,
+               "--burst": False}
     signature, names, path = "s", [], arguments[0]
     rest = iter(arguments[1:])
     for argument in rest:
@@ -163,9 +165,13 @@ def main(arguments):
     except (EOFError, ConnectionError, socket.timeout):
         print("closed during authentication", flush=True)
         return 1
+    burst = options["--burst"]
+    if burst:
+        first = 0 if options["--stepwise"] else 1
+        connection.send(b"".join(calls[first:]))
     for index, name in enumerate(names):
         try:
-            if index > 0 or options["--stepwise"]:
+            if (index > 0 or options["--stepwise"]) and not burst:
                 connection.send(calls[index], fd)
             while True:
                 kind, error_name, reply_serial = connection.message()

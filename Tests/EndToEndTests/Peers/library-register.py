@@ -3,12 +3,18 @@
 D-Bus library: GDBus (python3-gi) or libdbus (python3-dbus). Both authenticate step by step (EXTERNAL, then
 NEGOTIATE_UNIX_FD after OK, then BEGIN).
 
-    library-register.py gdbus|libdbus ADDRESS NAME...
+    library-register.py [--wait-between] gdbus|libdbus ADDRESS NAME...
 
 Prints "connected", for GDBus also "unix-fd=True|False" (whether the server agreed to pass fds), then
-"registered NAME" per returned call. A failed call prints "failed NAME: ERROR" and exits 1.
+"registered NAME" per returned call. A failed call prints "failed NAME: ERROR" and exits 1. With
+--wait-between it prints "waiting" after each call but the last and reads one line from stdin before the next,
+so that a test can act (reload a proxy) while the connection stays open.
 """
 import sys
+
+wait_between = sys.argv[1:2] == ["--wait-between"]
+if wait_between:
+    del sys.argv[1]
 
 PATH = "/org/eclipse/bluechi/internal"
 INTERFACE = "org.eclipse.bluechi.internal.Controller"
@@ -37,7 +43,10 @@ elif library == "libdbus":
 else:
     sys.exit("unknown library " + library)
 
-for name in names:
+for index, name in enumerate(names):
+    if wait_between and index > 0:
+        print("waiting", flush=True)
+        sys.stdin.readline()
     try:
         register(name)
     except Exception as error:
