@@ -42,6 +42,8 @@ import Testing
             #expect(impostor.registeredNames.isEmpty, "\(impostor.transcript)")
             try await reverse.waitForLine(
                 containing: ["warning D-Bus registration refused", "claimed=node2", "rule=cn", "subject=\"/CN=node1\""])
+            try await reverse.waitForLine(
+                containing: ["connection closed", "end=\"D-Bus registration refused\"", "termination=PD"])
             try await tap.waitForEndedConnections(2)
             #expect(tap.bytesToBackend.contains("node1"))
             #expect(!tap.bytesToBackend.contains("node2"), "\(tap.bytesToBackend.debugDescription)")
@@ -419,6 +421,7 @@ import Testing
                 #expect(sender.stdout.contains("closed node1"), "\(sender.transcript)")
             }
             try await forward.waitForLine(containing: ["warning D-Bus stream closed", "from=client"])
+            try await forward.waitForLine(containing: ["connection closed", "D-Bus protocol error", "termination=PD"])
             try await Harness.waitUntil(
                 "the forward sidecar holds \(baseline) descriptors again",
                 details: "now \(openDescriptorCount(of: forward.pid)), baseline \(baseline)"
