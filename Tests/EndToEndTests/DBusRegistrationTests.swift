@@ -7,22 +7,22 @@ import Testing
 @Suite struct DBusRegistrationTests {
     typealias Client = BlueChiPeers.Client
 
-    /// The PKI of these tests: the controller's end (`manager`), the agents `node1` and `node2`, an agent
+    /// The PKI of these tests: `makePKI`'s tunnel ends (`manager`, `node1`), plus the agent `node2`, an agent
     /// named only by a SPIFFE URI SAN, and one with DNS SANs.
-    static let leaves: [(cn: String, extra: [String])] = [
-        ("manager", ["--dns", "localhost", "--ip", "127.0.0.1"]),
-        ("node1", []),
-        ("node2", []),
-        ("agent-uri", ["--uri", "spiffe://example.org/bluechi/node7"]),
-        ("agent-dns", ["--dns", "node8", "--dns", "node8-standby"]),
-    ]
+    static func makePKI(_ scenario: Scenario) async throws -> PKI {
+        let pki = try await scenario.makePKI()
+        try await scenario.makeLeaf(in: pki, cn: "node2")
+        try await scenario.makeLeaf(in: pki, cn: "agent-uri", extra: ["--uri", "spiffe://example.org/bluechi/node7"])
+        try await scenario.makeLeaf(in: pki, cn: "agent-dns", extra: ["--dns", "node8", "--dns", "node8-standby"])
+        return pki
+    }
 
     // MARK: The certificate's name, and no other
 
     @Test(arguments: Client.allCases)
     func nodeRegistersUnderItsCertificatesNameAndNoOther(_ client: Client) async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -64,7 +64,7 @@ import Testing
     /// A mixed deployment: HAProxy on the agent's end (BlueChi's guide), sidecar on the controller's end.
     @Test func namesAreCheckedBehindAnHAProxyAgentSide() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -86,7 +86,7 @@ import Testing
     /// The README's end-to-end check (`sidecar probe unix:AGENT_SOCKET`) through the shipped settings.
     @Test func probeOfTheAgentSocketGetsTheControllersAnswer() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tunnel = try await scenario.startTunnel(
                 pki: pki, backend: controller.socketPath, placement: .bothSides,
@@ -102,7 +102,7 @@ import Testing
     @Test(arguments: [Client.sdBus, .gdbus, .libdbus, .wirePipelined])
     func secondRegisterUnderAnotherNameOnTheSameConnectionIsCutOff(_ client: Client) async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -126,7 +126,7 @@ import Testing
     @Test(arguments: [[], ["--big-endian"]])
     func callsSentInOneBurstAreCheckedOneByOne(_ byteOrder: [String]) async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -152,7 +152,7 @@ import Testing
     /// A registered agent's connection outlives a reload (SIGHUP) and is still checked after it.
     @Test func establishedConnectionKeepsWorkingAcrossAReload() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let reverse = try await scenario.startConfiguredReverse(
                 pki: pki, backend: controller.socketPath, frontend: ["option dbus", "dbus-register-name cn"])
@@ -188,7 +188,7 @@ import Testing
 
     @Test func registerWithAnotherSignatureIsRefused() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -209,7 +209,7 @@ import Testing
 
     @Test func bigEndianRegistrationsAreCheckedLikeLittleEndianOnes() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -270,7 +270,7 @@ import Testing
     @Test(arguments: Rule.allCases)
     func eachRuleAllowsItsNamesAndRefusesOthers(_ rule: Rule) async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let socketPath: String
@@ -317,7 +317,7 @@ import Testing
 
     @Test func mapFileIsReadAgainOnReload() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let map = scenario.path("nodes.map")
@@ -355,7 +355,7 @@ import Testing
     /// none can cross TCP (the defect `option dbus` removes): the other tests' `unix-fd=False` means something.
     @Test func withoutOptionDBusBothEndsAgreeToPassDescriptors() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -376,7 +376,7 @@ import Testing
         async throws
     {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -400,7 +400,7 @@ import Testing
     @Test(arguments: [DBusPlacement.bothSides, .forwardOnly])
     func descriptorSentAnywayClosesOnlyThatConnectionAndLeaksNothing(_ placement: DBusPlacement) async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let tunnel = try await scenario.startTunnel(
@@ -446,7 +446,7 @@ import Testing
     /// holds no more descriptors than before.
     @Test func undeclaredDescriptorIsDroppedAndTheCallPasses() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tunnel = try await scenario.startTunnel(
                 pki: pki, backend: controller.socketPath, placement: .bothSides,
@@ -476,7 +476,7 @@ import Testing
     /// closes the connection, and the log line names the limit and the certificate that sent it.
     @Test func messageOverTheSizeLimitClosesTheConnectionNamingTheSender() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let reverse = try await scenario.startConfiguredReverse(
                 pki: pki, backend: controller.socketPath, frontend: ["option dbus", "dbus-max-message-size 64k"])
@@ -501,7 +501,7 @@ import Testing
 
     @Test func metricsAndShowStatCountRegistrationsRefusalsAndFdNegotiations() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI(leaves: Self.leaves)
+            let pki = try await Self.makePKI(scenario)
             let controller = try await scenario.startBlueChiController()
             let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
             let reverseMetrics = try Harness.freePort()

@@ -179,13 +179,18 @@ extension Scenario {
         let ca = try await runSidecar(["certs", "ca", "--out", pki.directory])
         guard ca.exitStatus == 0 else { throw HarnessError("sidecar certs ca failed\n\(ca.transcript)") }
         for leaf in leaves {
-            let arguments =
-                ["certs", "leaf", "--ca-cert", pki.ca, "--ca-key", pki.caKey, "--cn", leaf.cn, "--out", pki.directory]
-                + leaf.extra
-            let made = try await runSidecar(arguments)
-            guard made.exitStatus == 0 else { throw HarnessError("sidecar certs leaf failed\n\(made.transcript)") }
+            try await makeLeaf(in: pki, cn: leaf.cn, extra: leaf.extra)
         }
         return pki
+    }
+
+    /// Adds one more leaf to `pki` with `sidecar certs leaf` (`extra`: `--dns`, `--ip`, `--uri` ...), for tests
+    /// that need agents beyond `makePKI`'s defaults.
+    func makeLeaf(in pki: PKI, cn: String, extra: [String] = []) async throws {
+        let arguments =
+            ["certs", "leaf", "--ca-cert", pki.ca, "--ca-key", pki.caKey, "--cn", cn, "--out", pki.directory] + extra
+        let made = try await runSidecar(arguments)
+        guard made.exitStatus == 0 else { throw HarnessError("sidecar certs leaf failed\n\(made.transcript)") }
     }
 }
 
