@@ -26,6 +26,10 @@ enum BlueChiPeers {
     enum Client: String, CaseIterable, CustomTestStringConvertible {
         /// libsystemd's sd-bus, as bluechi-agent uses it: pipelined authentication with NEGOTIATE_UNIX_FD.
         case sdBus = "sd-bus"
+        /// `busctl call` (sd-bus as a bus client: Hello first, which BlueChi's controller answers too).
+        case busctl
+        /// `gdbus call --address` (GDBus as a bus client: Hello, then Introspect, then the call).
+        case gdbusCall = "gdbus call"
         /// GDBus (python3-gi), step by step.
         case gdbus = "GDBus"
         /// libdbus (python3-dbus), step by step.
@@ -39,7 +43,10 @@ enum BlueChiPeers {
 
         /// Whether the client prints how its own side ended the fd negotiation (`can-send-fd=`, `unix-fd=`,
         /// `negotiate ...`); libdbus does not say.
-        var reportsNegotiation: Bool { self != .libdbus }
+        var reportsNegotiation: Bool { ![.libdbus, .busctl, .gdbusCall].contains(self) }
+
+        /// Whether the client can make more than one call on one connection (the command-line tools make one).
+        var callsRepeatedly: Bool { self != .busctl && self != .gdbusCall }
     }
 }
 
@@ -87,7 +94,25 @@ extension Scenario {
         wireOptions: [String] = []
     ) async throws -> ChildProcess {
         let address = "unix:path=" + socketPath
+        if !client.callsRepeatedly && names.count != 1 {
+            throw HarnessError("\(client.rawValue) makes one call per connection, not \(names.count)")
+        }
         switch client {
+        case .busctl:
+            return try await runTool(
+                try Harness.tool("busctl", package: "systemd"), registering: names[0],
+                [
+                    "--address=" + address, "call", "org.eclipse.bluechi", "/org/eclipse/bluechi/internal",
+                    "org.eclipse.bluechi.internal.Controller", "Register", "s", names[0],
+                ])
+        case .gdbusCall:
+            return try await runTool(
+                try Harness.tool("gdbus", package: "libglib2.0-bin"), registering: names[0],
+                [
+                    "call", "--address", address, "--dest", "org.eclipse.bluechi", "--object-path",
+                    "/org/eclipse/bluechi/internal", "--method", "org.eclipse.bluechi.internal.Controller.Register",
+                    names[0],
+                ])
         case .sdBus:
             return try await run("sdbus-register", try await sdBusRegisterTool(), [address] + names)
         case .gdbus, .libdbus:
@@ -104,6 +129,20 @@ extension Scenario {
                 [BlueChiPeers.script("dbus-wire-client.py"), socketPath] + stepwise + wireOptions + names
             )
         }
+    }
+}
+
+extension Scenario {
+    /// Runs a command-line D-Bus tool through `sh`, which prints `registered NAME` after the tool succeeded, as
+    /// the other clients do.
+    fileprivate func runTool(_ tool: URL, registering name: String, _ arguments: [String]) async throws
+        -> ChildProcess
+    {
+        try await run(
+            tool.lastPathComponent,
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", #"name=$1; shift; "$@" && echo "registered $name""#, "sh", name, tool.path] + arguments
+        )
     }
 }
 

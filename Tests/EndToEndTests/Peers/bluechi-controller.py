@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A stand-in for BlueChi's controller on a peer-to-peer D-Bus socket, built on GDBus (python3-gi), not on
 anything in this repository: it exports Register(s) at BlueChi's path and interface and answers it with an
-empty method return, as bluechi-controller 1.2.2 does.
+empty method return, as bluechi-controller 1.2.2 does. Like BlueChi's peer server (peer_bus_open_server), it
+also answers org.freedesktop.DBus.Hello with ":1.0", so that bus clients such as busctl and `gdbus call`, which
+always say Hello first, work on the peer connection.
 
     bluechi-controller.py SOCKET RECORD
 
@@ -20,15 +22,23 @@ INTERFACE = "org.eclipse.bluechi.internal.Controller"
 XML = f"""<node><interface name="{INTERFACE}">
   <method name="Register"><arg name="name" type="s" direction="in"/></method>
 </interface></node>"""
+HELLO_XML = """<node><interface name="org.freedesktop.DBus">
+  <method name="Hello"><arg name="name" type="s" direction="out"/></method>
+</interface></node>"""
 
 socket_path, record_path = sys.argv[1], sys.argv[2]
 record = open(record_path, "a", buffering=1)
 interface = Gio.DBusNodeInfo.new_for_xml(XML).interfaces[0]
+hello_interface = Gio.DBusNodeInfo.new_for_xml(HELLO_XML).interfaces[0]
 connections = []
 
 
 def on_call(connection, sender, path, interface_name, method, parameters, invocation):
     invocation.return_value(None)
+
+
+def on_hello(connection, sender, path, interface_name, method, parameters, invocation):
+    invocation.return_value(GLib.Variant("(s)", (":1.0",)))
 
 
 def on_message(connection, message, incoming, user_data):
@@ -48,6 +58,7 @@ def on_new_connection(server, connection):
     record.write("connection unix-fd=%s\n" % bool(capabilities & Gio.DBusCapabilityFlags.UNIX_FD_PASSING))
     connection.add_filter(on_message, None)
     connection.register_object(PATH, interface, on_call, None, None)
+    connection.register_object("/org/freedesktop/DBus", hello_interface, on_hello, None, None)
     connection.connect("closed", on_closed)
     connections.append(connection)
     return True
