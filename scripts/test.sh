@@ -46,7 +46,7 @@ PACKAGES=(
     "python3-prometheus-client:" # the reference parser /metrics is checked with (/usr/bin/python3)
     "python3-cryptography:" # certificates with a newline and a NUL in the CN (log injection tests)
     "bsdutils:script"       # a pseudo-terminal for the encrypted-key tests (no passphrase prompt)
-    "gcc:cc"                # the benchmarks' C tools (step_benchmark_tools)
+    "gcc:cc"                # the benchmarks' C tools (step_benchmark_tools); the sd-bus peer of the D-Bus tests
     "binutils:objcopy"      # the release binary's debug information split off (make)
     "make:make"
     "git:git"               # the commit sidecar --version names
@@ -54,11 +54,13 @@ PACKAGES=(
     "debhelper:dh"
     "lintian:lintian"
     "systemd-container:systemd-nspawn" # the package in a throwaway container; systemd as PID 1 (step_systemd)
-    "python3-dbus:"         # libdbus client holding a connection across reload and stop (step_systemd)
+    "python3-dbus:"         # libdbus clients: D-Bus end-to-end tests; a connection held across reload (step_systemd)
     "rpm:rpmbuild"          # the RPM spec built with Debian's rpm (step_package_rpm)
     "bzip2:bzip2"           # the spec compresses the SELinux module
     "mandoc:mandoc"         # man page lint (step_package_man)
     "man-db:man"
+    "python3-gi:"           # the GDBus peers of the D-Bus end-to-end tests (a BlueChi controller stand-in, a client)
+    "gir1.2-glib-2.0:"      # Gio's typelib for python3-gi
 )
 
 say() { printf '==> %s\n' "$*"; }
@@ -90,7 +92,7 @@ step_benchmark_tools() {
     # must keep compiling cleanly against the system OpenSSL.
     say "benchmark tools compile"
     local tool
-    for tool in Benchmarks/openssl-floor.c Benchmarks/c-relay.c; do
+    for tool in Benchmarks/openssl-floor.c Benchmarks/c-relay.c Benchmarks/dbus-load.c; do
         cc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -fsyntax-only "$tool" </dev/null || die "$tool does not compile"
     done
     python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' Benchmarks/*.py ||

@@ -74,6 +74,38 @@ import Testing
         }
     }
 
+    static let awareCases: [(DBusPlacement, Client)] = DBusPlacement.aware.flatMap { placement in
+        Client.allCases.map { (placement, $0) }
+    }
+
+    /// With `option dbus` on both ends, or on one end and HAProxy on the other, the three libraries
+    /// authenticate (their fd negotiation answered with ERROR) and reach the daemon.
+    @Test(arguments: awareCases)
+    func clientThroughDBusAwareTunnelGetsTheDaemonsOwnBusId(_ placement: DBusPlacement, _ client: Client)
+        async throws
+    {
+        try await withScenario { scenario in
+            let tool = try Harness.tool(client.rawValue, package: client.package)
+            let dbusSend = try Harness.tool("dbus-send", package: "dbus-bin")
+            let busSocket = try await scenario.startDBusDaemon()
+            let pki = try await scenario.makePKI()
+            let tunnel = try await scenario.startTunnel(pki: pki, backend: busSocket, placement: placement)
+
+            let direct = try await scenario.run(
+                "direct", dbusSend, Client.dbusSend.getIdArguments(socketPath: busSocket))
+            let expected = try #require(Self.busId(in: direct.stdout), "\(direct.transcript)")
+            let tunnelled = try await scenario.run(
+                client.rawValue, tool, client.getIdArguments(socketPath: tunnel.socketPath))
+            #expect(tunnelled.exitStatus == 0, "\(scenario.transcripts)")
+            #expect(Self.busId(in: tunnelled.stdout) == expected, "\(scenario.transcripts)")
+            for sidecar in [tunnel.forward, tunnel.reverse].compactMap({ $0 }) {
+                let closed = try await sidecar.waitForLine(containing: ["connection closed"])
+                #expect(!closed.contains("bytes_in=0 "), "\(closed)")
+                #expect(!sidecar.stderr.contains("D-Bus stream closed"), "\(sidecar.transcript)")
+            }
+        }
+    }
+
     /// The 32 hex digits of a bus id in a tool's output (`s "…"`, `string "…"` or `('…',)`).
     static func busId(in output: String) -> String? {
         output.firstMatch(of: #/[0-9a-f]{32}/#).map { String($0.output) }

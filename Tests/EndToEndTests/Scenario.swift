@@ -179,13 +179,18 @@ extension Scenario {
         let ca = try await runSidecar(["certs", "ca", "--out", pki.directory])
         guard ca.exitStatus == 0 else { throw HarnessError("sidecar certs ca failed\n\(ca.transcript)") }
         for leaf in leaves {
-            let arguments =
-                ["certs", "leaf", "--ca-cert", pki.ca, "--ca-key", pki.caKey, "--cn", leaf.cn, "--out", pki.directory]
-                + leaf.extra
-            let made = try await runSidecar(arguments)
-            guard made.exitStatus == 0 else { throw HarnessError("sidecar certs leaf failed\n\(made.transcript)") }
+            try await makeLeaf(in: pki, cn: leaf.cn, extra: leaf.extra)
         }
         return pki
+    }
+
+    /// Adds one more leaf to `pki` with `sidecar certs leaf` (`extra`: `--dns`, `--ip`, `--uri` ...), for tests
+    /// that need agents beyond `makePKI`'s defaults.
+    func makeLeaf(in pki: PKI, cn: String, extra: [String] = []) async throws {
+        let arguments =
+            ["certs", "leaf", "--ca-cert", pki.ca, "--ca-key", pki.caKey, "--cn", cn, "--out", pki.directory] + extra
+        let made = try await runSidecar(arguments)
+        guard made.exitStatus == 0 else { throw HarnessError("sidecar certs leaf failed\n\(made.transcript)") }
     }
 }
 
@@ -206,7 +211,12 @@ struct ForwardSidecar {
 extension Scenario {
     /// Starts `sidecar reverse` on a free loopback port in front of the Unix socket `backend`, and waits for
     /// its `ready` line. Retries on another port if the one it picked was taken meanwhile.
-    func startReverse(pki: PKI, backend: String, certificate: String = "manager") async throws -> ReverseSidecar {
+    func startReverse(
+        pki: PKI,
+        backend: String,
+        certificate: String = "manager",
+        extraArguments: [String] = []
+    ) async throws -> ReverseSidecar {
         for attempt in 1...3 {
             let port = try Harness.freePort()
             let process = try start(
@@ -216,7 +226,7 @@ extension Scenario {
                     "reverse", "--listen", "127.0.0.1:\(port)", "--connect", "unix:" + backend,
                     "--cert", pki.certificate(certificate), "--key", pki.key(certificate), "--ca", pki.ca,
                     "--threads", "1",
-                ]
+                ] + extraArguments
             )
             do {
                 try await process.waitForLine(containing: ["info ready"])
@@ -234,7 +244,8 @@ extension Scenario {
         pki: PKI,
         port: UInt16,
         certificate: String = "node1",
-        serverName: String? = nil
+        serverName: String? = nil,
+        extraArguments: [String] = []
     ) async throws -> ForwardSidecar {
         let socketPath = path("forward-\(port).sock")
         var arguments = [
@@ -242,6 +253,7 @@ extension Scenario {
             "--cert", pki.certificate(certificate), "--key", pki.key(certificate), "--ca", pki.ca, "--threads", "1",
         ]
         if let serverName { arguments += ["--server-name", serverName] }
+        arguments += extraArguments
         let process = try start("forward", try Harness.sidecarBinary(), arguments)
         try await process.waitForLine(containing: ["info ready"])
         try await Harness.waitUntil("\(socketPath) exists", details: process.transcript) {

@@ -48,6 +48,8 @@ struct BlueChiTests {
         #expect(configuration.backends[0].servers[0].address == .unix(path: "/hirte-manager.sock"))
         #expect(configuration.validate(for: .reverse).isEmpty)
         #expect(configuration.validate(for: .forward).count == 2)
+        // An HAProxy user's configuration keeps its meaning: bytes relayed as they come, no D-Bus awareness.
+        #expect(configuration.fe.dbus == nil)
     }
 
     @Test func agentConfigRunsUnchangedInForwardMode() throws {
@@ -61,6 +63,7 @@ struct BlueChiTests {
         #expect(server.tls?.verify == .required)
         #expect(configuration.validate(for: .forward).isEmpty)
         #expect(configuration.validate(for: .reverse).count == 2)
+        #expect(configuration.fe.dbus == nil)
         // The guide's agent line checks the chain but not the name: worth a warning, not an error.
         #expect(
             configuration.warnings.contains { $0.message.contains("certificate chain verified, peer name not checked") }
@@ -86,6 +89,8 @@ struct BlueChiTests {
         let model = try ConfigLoader(environment: [:]).load(paths: [confDirectory + "/forward"])
         #expect(model.bind.address == .unix(path: "/run/sidecar/agent.sock"))
         #expect(model.bind.unixSocket.mode == 0o660)
+        // The agent's D-Bus stream is followed, with the default limits; names are checked on the other side.
+        #expect(model.fe.dbus == DBusSettings())
         let server = model.backends[0].servers[0]
         #expect(server.address == .tcp(host: "manager.example.com", port: 2021))
         #expect(server.check)
@@ -113,5 +118,10 @@ struct BlueChiTests {
                 )
         )
         #expect(model.backends[0].servers[0].address == .unix(path: "/run/bluechi/bluechi.sock"))
+        // An agent registers only under its certificate's CN, the name `sidecar certs leaf --cn NODENAME` sets.
+        let dbus = try #require(model.fe.dbus)
+        #expect(dbus.registerName?.rule == .cn)
+        #expect(dbus.registerMethod == .blueChiRegister)
+        #expect(dbus.maxMessageSize == DBusSettings.defaultMaxMessageSize)
     }
 }
