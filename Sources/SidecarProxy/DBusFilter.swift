@@ -347,9 +347,13 @@ final class DBusFilter: ChannelDuplexHandler {
                 reading.cursor += taken
                 setPhase(.messages(passing: length - taken), for: side)
             case .registerCall(let length, let argument):
+                // What came before this call was decided and passes whatever this call's fate, as it would
+                // had the stream been split here: the outcome must not depend on how TCP cut the bytes.
+                flush(&reading, from: side, context: context)
                 guard registrationAllowed(argument, context: context) else { return false }
                 reading.cursor += length
             case .violation(let reason):
+                flush(&reading, from: side, context: context)
                 refuse(.protocolError, reason, from: side, context: context)
                 return false
             }
@@ -532,6 +536,9 @@ final class DBusFilter: ChannelDuplexHandler {
         client = Direction(phase: .closed)
         server = Direction(phase: .closed)
         owed.removeAll()
+        // Bytes forwarded before the refused ones go out before the close (the relay flushes the server side on
+        // read-complete): closing the partner channel would otherwise discard them, unflushed.
+        if side == .client { context.fireChannelReadComplete() } else { context.flush() }
         context.fireUserInboundEventTriggered(DBusStreamClosed(kind: kind, reason: reason, from: side))
         context.close(promise: nil)
     }

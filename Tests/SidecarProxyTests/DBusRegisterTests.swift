@@ -93,6 +93,19 @@ import Testing
         #expect(harness.counters.dbus.registrationsRefused == 1)
     }
 
+    /// The same stream gives the same result however TCP splits it: an accepted call read in one chunk with a
+    /// refused one still reaches the server (as it does when they arrive apart), and the refused one does not.
+    @Test func acceptedCallInTheSameReadAsARefusedOneStillPasses() throws {
+        let harness = try Self.harness()
+        let before = harness.toServer.count
+        let accepted = DBusMessageBuilder.register("node1", serial: 2).bytes
+        try harness.client(accepted + DBusMessageBuilder.register("node2", serial: 3).bytes)
+        #expect(Array(harness.toServer[before...]) == accepted)
+        #expect(!harness.isOpen)
+        #expect(harness.counters.dbus.registrationsAccepted == 1)
+        #expect(harness.counters.dbus.registrationsRefused == 1)
+    }
+
     @Test func registerSplitByteByByteIsHeldWholeAndStillChecked() throws {
         let harness = try Self.harness()
         let before = harness.toServer.count
