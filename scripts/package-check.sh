@@ -209,7 +209,7 @@ check_deb() {
         ./lib/systemd/system/sidecar-reverse.service ./lib/systemd/system/sidecar-reverse.socket \
         ./usr/lib/sysusers.d/sidecar.conf ./usr/lib/tmpfiles.d/sidecar.conf \
         ./etc/sidecar/conf.d/bluechi-agent.cfg ./etc/sidecar/reverse.d/bluechi-controller.cfg \
-        ./usr/share/man/man8/sidecar.8.gz ./usr/share/man/man5/sidecar.cfg.5.gz \
+        ./usr/share/man/man8/sidecar.8.gz ./usr/share/man/man5/sidecar.cfg.5.gz ./usr/share/doc/sidecar/README.md \
         ./usr/share/selinux/packages/sidecar.pp; do
         grep -q " $path\$" <<<"$contents" || fail "dpkg -c: no $path"
     done
