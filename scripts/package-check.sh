@@ -12,7 +12,8 @@
 #                                      second install keeps an edited configuration, purge
 #   scripts/package-check.sh rpm       rpmspec -P, rpmbuild -bb, rpm -qlp file lists and scriptlets
 #
-# Needs root (make install into system-owned paths is not needed, but the container check mounts).
+# Needs root: the checks mount (in private mount namespaces, which take their mounts with them). Each
+# command that could hang is bounded with timeout.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,7 +78,7 @@ check_release() {
     "$binary" certs leaf --ca-cert "$work/ca.pem" --ca-key "$work/ca.key" --cn node1 --out "$work" >/dev/null
     sed -i -e "s|/etc/sidecar/certs/ca.pem|$work/ca.pem|g" -e "s|/etc/sidecar/certs/[a-z0-9-]*\.pem|$work/node1.pem|g" \
         -e "s|/run/sidecar/|$work/|g" -e "s| manager.example.com:2021 | 127.0.0.1:2021 |" "$work/agent.cfg"
-    unshare -m sh -c "mount -t tmpfs -o size=1m empty '$swiftlib' && test -z \"\$(ls '$swiftlib')\" &&
+    timeout 60 unshare -m sh -c "mount -t tmpfs -o size=1m empty '$swiftlib' && test -z \"\$(ls '$swiftlib')\" &&
         '$binary' --version > '$work/version' && '$binary' check -f '$work/agent.cfg' --mode forward > '$work/check' 2>&1" ||
         fail "the release binary does not run with $swiftlib hidden: $(cat "$work/check" 2>/dev/null)"
     # The control: in the same namespace a Swift program linked to the toolchain's runtime (swift-help, from
@@ -85,7 +86,7 @@ check_release() {
     local control
     control=$(dirname "$(readlink -f "$(command -v swift)")")/swift-help
     ldd "$control" | contains "lib/swift/linux/libswiftCore" || fail "$control does not link $swiftlib/libswiftCore.so"
-    unshare -m sh -c "mount -t tmpfs -o size=1m empty '$swiftlib' && '$control' --help" \
+    timeout 60 unshare -m sh -c "mount -t tmpfs -o size=1m empty '$swiftlib' && '$control' --help" \
         >/dev/null 2>&1 && fail "a dynamically linked Swift program ran with $swiftlib hidden: the check proves nothing"
     say "runs with $swiftlib hidden (where a dynamically linked Swift program fails): --version and check -f succeed"
 
@@ -259,7 +260,7 @@ dpkg --purge sidecar </dev/null >/var/tmp/dpkg3.log 2>&1 || { cat /var/tmp/dpkg3
 echo ok
 EOF
     local output status=0
-    output=$(unshare -m sh -c "
+    output=$(timeout 300 unshare -m sh -c "
         set -e
         mount -t tmpfs -o size=512m overlay-upper '$work/mnt'
         mkdir '$work/mnt/upper' '$work/mnt/work' '$work/mnt/root'
