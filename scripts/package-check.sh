@@ -12,7 +12,8 @@
 #                                      second install keeps an edited configuration, purge
 #   scripts/package-check.sh rpm       rpmspec -P, rpmbuild -bb, rpm -qlp file lists and scriptlets
 #
-# Needs root (make install into system-owned paths is not needed, but the container check mounts).
+# Needs root: the checks mount (in private mount namespaces, which take their mounts with them). Each
+# command that could hang is bounded with timeout.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +28,14 @@ scratch() { # VARIABLE: a new temporary directory's path into VARIABLE
     d=$(mktemp -d "${TMPDIR:-/tmp}/sidecar-package-check.XXXXXX")
     temporaries+=("$d")
     printf -v "$1" '%s' "$d"
+}
+
+# `COMMAND | contains [GREP OPTIONS] PATTERN`: grep -q that reads all its input first, so that under
+# pipefail the writer never dies of SIGPIPE when the match comes early (which would read as "no match").
+contains() {
+    local input
+    input=$(cat)
+    grep -q "$@" <<<"$input"
 }
 
 say() { printf 'package-check: %s\n' "$*"; }
@@ -46,16 +55,16 @@ check_release() {
     libs=$(ldd "$binary" | awk '{print $1}' | xargs -n1 basename)
     unexpected=$(grep -Ev "$allowed_libraries" <<<"$libs" || true)
     [[ -z $unexpected ]] || fail "the release binary links libraries a distribution does not provide: $unexpected"
-    ldd "$binary" | grep -q '/opt/swift\|libswift\|libFoundation' && fail "the release binary links the Swift runtime"
+    ldd "$binary" | contains '/opt/swift\|libswift\|libFoundation' && fail "the release binary links the Swift runtime"
     say "ldd: only $(tr '\n' ' ' <<<"$libs")"
 
-    readelf -d "$binary" | grep -q 'BIND_NOW' || fail "the release binary is not linked with -z now (full RELRO)"
+    readelf -d "$binary" | contains 'BIND_NOW' || fail "the release binary is not linked with -z now (full RELRO)"
 
     # Debug information: in sidecar.debug, which the stripped binary names.
     [[ -s $dist/sidecar.debug ]] || fail "no $dist/sidecar.debug"
-    readelf -S "$binary" | grep -q '\.debug_info' && fail "the release binary still has .debug_info"
-    { readelf -S "$dist/sidecar.debug" 2>/dev/null || true; } | grep -q "\.debug_info" || fail "sidecar.debug has no .debug_info"
-    readelf -x .gnu_debuglink "$binary" | grep -q 'sidecar.debug' || fail "no .gnu_debuglink to sidecar.debug"
+    readelf -S "$binary" | contains '\.debug_info' && fail "the release binary still has .debug_info"
+    { readelf -S "$dist/sidecar.debug" 2>/dev/null || true; } | contains "\.debug_info" || fail "sidecar.debug has no .debug_info"
+    readelf -x .gnu_debuglink "$binary" | contains 'sidecar.debug' || fail "no .gnu_debuglink to sidecar.debug"
     say "debug information split: sidecar.debug ($(du -h "$dist/sidecar.debug" | cut -f1)), .gnu_debuglink set"
 
     # Starts with the toolchain's runtime libraries hidden: an empty tmpfs over their directory, in a private
@@ -69,15 +78,15 @@ check_release() {
     "$binary" certs leaf --ca-cert "$work/ca.pem" --ca-key "$work/ca.key" --cn node1 --out "$work" >/dev/null
     sed -i -e "s|/etc/sidecar/certs/ca.pem|$work/ca.pem|g" -e "s|/etc/sidecar/certs/[a-z0-9-]*\.pem|$work/node1.pem|g" \
         -e "s|/run/sidecar/|$work/|g" -e "s| manager.example.com:2021 | 127.0.0.1:2021 |" "$work/agent.cfg"
-    unshare -m sh -c "mount -t tmpfs -o size=1m empty '$swiftlib' && test -z \"\$(ls '$swiftlib')\" &&
+    timeout 60 unshare -m sh -c "mount -t tmpfs -o size=1m empty '$swiftlib' && test -z \"\$(ls '$swiftlib')\" &&
         '$binary' --version > '$work/version' && '$binary' check -f '$work/agent.cfg' --mode forward > '$work/check' 2>&1" ||
         fail "the release binary does not run with $swiftlib hidden: $(cat "$work/check" 2>/dev/null)"
     # The control: in the same namespace a Swift program linked to the toolchain's runtime (swift-help, from
     # the toolchain) cannot start, so the hiding is real.
     local control
     control=$(dirname "$(readlink -f "$(command -v swift)")")/swift-help
-    ldd "$control" | grep -q "lib/swift/linux/libswiftCore" || fail "$control does not link $swiftlib/libswiftCore.so"
-    unshare -m sh -c "mount -t tmpfs -o size=1m empty '$swiftlib' && '$control' --help" \
+    ldd "$control" | contains "lib/swift/linux/libswiftCore" || fail "$control does not link $swiftlib/libswiftCore.so"
+    timeout 60 unshare -m sh -c "mount -t tmpfs -o size=1m empty '$swiftlib' && '$control' --help" \
         >/dev/null 2>&1 && fail "a dynamically linked Swift program ran with $swiftlib hidden: the check proves nothing"
     say "runs with $swiftlib hidden (where a dynamically linked Swift program fails): --version and check -f succeed"
 
@@ -209,13 +218,13 @@ check_deb() {
         ./lib/systemd/system/sidecar-reverse.service ./lib/systemd/system/sidecar-reverse.socket \
         ./usr/lib/sysusers.d/sidecar.conf ./usr/lib/tmpfiles.d/sidecar.conf \
         ./etc/sidecar/conf.d/bluechi-agent.cfg ./etc/sidecar/reverse.d/bluechi-controller.cfg \
-        ./usr/share/man/man8/sidecar.8.gz ./usr/share/man/man5/sidecar.cfg.5.gz \
+        ./usr/share/man/man8/sidecar.8.gz ./usr/share/man/man5/sidecar.cfg.5.gz ./usr/share/doc/sidecar/README.md \
         ./usr/share/selinux/packages/sidecar.pp; do
         grep -q " $path\$" <<<"$contents" || fail "dpkg -c: no $path"
     done
-    dpkg-deb -f "$deb" Depends | grep -q 'libssl3' || fail "Depends lacks libssl3: $(dpkg-deb -f "$deb" Depends)"
-    dpkg-deb -f "$deb" Depends | grep -q 'libsystemd0' || fail "Depends lacks libsystemd0"
-    dpkg-deb -I "$deb" conffiles | grep -q '^/etc/sidecar/conf.d/bluechi-agent.cfg$' ||
+    dpkg-deb -f "$deb" Depends | contains 'libssl3' || fail "Depends lacks libssl3: $(dpkg-deb -f "$deb" Depends)"
+    dpkg-deb -f "$deb" Depends | contains 'libsystemd0' || fail "Depends lacks libsystemd0"
+    dpkg-deb -I "$deb" conffiles | contains '^/etc/sidecar/conf.d/bluechi-agent.cfg$' ||
         fail "bluechi-agent.cfg is not a conffile"
     say "dpkg -c: binary, units, sysusers, tmpfiles, conffiles, man pages; Depends: $(dpkg-deb -f "$deb" Depends)"
 
@@ -251,7 +260,7 @@ dpkg --purge sidecar </dev/null >/var/tmp/dpkg3.log 2>&1 || { cat /var/tmp/dpkg3
 echo ok
 EOF
     local output status=0
-    output=$(unshare -m sh -c "
+    output=$(timeout 300 unshare -m sh -c "
         set -e
         mount -t tmpfs -o size=512m overlay-upper '$work/mnt'
         mkdir '$work/mnt/upper' '$work/mnt/work' '$work/mnt/root'
@@ -259,7 +268,7 @@ EOF
         cp '$work/sidecar.deb' '$work/inside.sh' '$work/mnt/root/var/tmp/'
         systemd-nspawn -q --register=no --keep-unit --link-journal=no --console=pipe -D '$work/mnt/root' sh /var/tmp/inside.sh </dev/null
     " 2>&1) || status=$?
-    [[ $status -eq 0 ]] && tr -d "\r" <<<"$output" | grep -qx ok || fail "the package in a container (exit status $status): $output"
+    [[ $status -eq 0 ]] && tr -d "\r" <<<"$output" | contains -x ok || fail "the package in a container (exit status $status): $output"
     say "in a container: dpkg -i created user sidecar and /run/sidecar, left the four units disabled; a second" \
         "dpkg -i kept the edited bluechi-agent.cfg; purge removed the files"
 }
@@ -292,7 +301,7 @@ check_rpm() {
 /usr/share/man/man8/sidecar.8.gz
 /usr/share/zsh/site-functions/_sidecar'
     [[ $list == "$expected" ]] || fail "rpm -qlp $(basename "$main"): $(diff <(echo "$expected") <(echo "$list"))"
-    rpm -qp --configfiles "$main" 2>/dev/null | grep -q '^/etc/sidecar/conf.d/bluechi-agent.cfg$' ||
+    rpm -qp --configfiles "$main" 2>/dev/null | contains '^/etc/sidecar/conf.d/bluechi-agent.cfg$' ||
         fail "bluechi-agent.cfg is not %config"
     list=$(rpm -qlp "$selinux" 2>/dev/null)
     expected='/usr/share/selinux/devel/include/distributed/sidecar.if
@@ -303,7 +312,7 @@ check_rpm() {
     scripts=$(rpm -qp --scripts "$main" 2>/dev/null)
     grep -q 'systemd-sysusers' <<<"$scripts" || fail "no sysusers in the scriptlets"
     grep -q 'preset sidecar.socket' <<<"$scripts" || fail "no %systemd_post in the scriptlets"
-    rpm -qp --scripts "$selinux" 2>/dev/null | grep -q 'semodule .*-i /usr/share/selinux/packages/targeted/sidecar.pp.bz2' ||
+    rpm -qp --scripts "$selinux" 2>/dev/null | contains 'semodule .*-i /usr/share/selinux/packages/targeted/sidecar.pp.bz2' ||
         fail "sidecar-selinux does not load the module in %post"
     say "rpmbuild -bb: $(basename "$main") ($(du -h "$main" | cut -f1)), $(basename "$selinux"); file lists and scriptlets as expected"
 }
