@@ -18,7 +18,12 @@ struct BackendTap {
     /// Waits until `count` connections through the tap have ended (read to EOF and closed).
     func waitForEndedConnections(_ count: Int) async throws {
         try await Harness.waitUntil("\(count) connection(s) through the tap ended", details: process.transcript) {
-            process.stderr.split(separator: "\n").filter { $0.contains(" N exiting with status") }.count >= count
+            // A child that ends cleanly says "N exiting with status"; one whose write back to the sidecar failed
+            // (the sidecar cut the connection while the backend still answered) says "N exit(1)".
+            process.stderr.split(separator: "\n").filter {
+                $0.contains(" N exiting with status") || $0.contains(" N exit(")
+            }
+            .count >= count
         }
     }
 }

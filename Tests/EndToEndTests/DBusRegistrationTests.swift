@@ -140,7 +140,11 @@ import Testing
             try await tunnel.reverse!.waitForLine(containing: ["D-Bus registration refused", "claimed=node2"])
             try await tap.waitForEndedConnections(1)
             #expect(!tap.bytesToBackend.contains("node2"), "\(tap.bytesToBackend.debugDescription)")
-            #expect(controller.registeredNames == ["node1", "node1"], "\(controller.record)")
+            // The tap is the witness that both accepted calls left the sidecar; the controller may or may not
+            // dispatch them before the connection, cut right after, closes under it.
+            let sent = tap.bytesToBackend.components(separatedBy: "node1").count - 1
+            #expect(sent == 2, "\(tap.bytesToBackend.debugDescription)")
+            #expect(controller.registeredNames.allSatisfy { $0 == "node1" }, "\(controller.record)")
             #expect(agent.registeredNames.allSatisfy { $0 == "node1" }, "\(agent.transcript)")
         }
     }
