@@ -7,6 +7,7 @@
 #   Benchmarks/run.sh                 # full session, about 8 minutes on 2 cores
 #   ROUNDS=1 QUICK=1 Benchmarks/run.sh   # a smaller smoke run
 #   NO_FLOORS=1 Benchmarks/run.sh        # without Benchmarks/floors.sh at the end (about 30 s)
+#   REST_SECONDS=10 Benchmarks/run.sh    # a shorter at-rest step (Benchmarks/atrest.sh; default 60 s)
 #
 # Per-core comparison: HAProxy runs with nbthread 1 (the harness's setting), sidecar with SIDECAR_THREADS=1.
 # Per-connection logging is off on both (sidecar: SIDECAR_LOG_LEVEL=warning).
@@ -19,7 +20,10 @@ require_tools Benchmarks/run.sh "haproxy python3 gcc util-linux" haproxy python3
 
 SCRATCH=${SCRATCH:-$ROOT/.build-release}
 echo "==> swift build -c release"
-(cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar)
+# The release flags of `make` (Makefile, SWIFTFLAGS) that change the code: the static Swift runtime and no
+# run-time exclusivity checks.
+(cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar --static-swift-stdlib \
+    -Xswiftc -enforce-exclusivity=unchecked)
 # The harness starts "$SIDECAR forward|reverse ..." and sets NO_RESUME=1 for its full-handshake rounds; this
 # wrapper turns that into --no-ssl-reuse on the forward side (exec keeps the PID the harness measures).
 WRAPPER=$SCRATCH/sidecar-bench
@@ -37,6 +41,8 @@ SESSION=${SESSION:-$ROOT/Benchmarks/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$SESSION"
 SYSTEMS="direct haproxy sidecar" NORESUME_SYSTEMS="haproxy sidecar" ROUNDS=${ROUNDS:-3} SESSION=$SESSION \
     "$BENCH/runall.sh"
+# At rest: one forward process each, no connections, no health checks (REST_SECONDS, default 60).
+SIDECAR=$SCRATCH/release/sidecar "$ROOT/Benchmarks/atrest.sh" | tee -a "$SESSION/summary.txt"
 python3 "$ROOT/Benchmarks/ratios.py" "$SESSION/summary.txt" >"$SESSION/ratios.md"
 cat "$SESSION/ratios.md"
 echo "full table: $SESSION/results.md"

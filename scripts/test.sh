@@ -58,6 +58,7 @@ PACKAGES=(
     "rpm:rpmbuild"          # the RPM spec built with Debian's rpm (step_package_rpm)
     "bzip2:bzip2"           # the spec compresses the SELinux module
     "mandoc:mandoc"         # man page lint (step_package_man)
+    "strace:strace"         # counts the system calls of a relayed message (DataPathTests)
     "man-db:man"
     "python3-gi:"           # the GDBus peers of the D-Bus end-to-end tests (a BlueChi controller stand-in, a client)
     "gir1.2-glib-2.0:"      # Gio's typelib for python3-gi

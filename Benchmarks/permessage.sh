@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Benchmarks/permessage.sh: what one relayed 256-byte round trip costs each proxy, in figures that do not
+# depend on how busy the machine is: system calls (`strace -c -f`) and instructions (`valgrind
+# --tool=callgrind`), for sidecar and HAProxy (nbthread 1), forward and reverse.
+#
+#   Benchmarks/permessage.sh strace sidecar             # system calls per round trip, 16 connections
+#   Benchmarks/permessage.sh callgrind haproxy          # instructions per round trip
+#   CONNS=1 COUNTS="500 2500" Benchmarks/permessage.sh strace haproxy
+#   SIDECAR=/path/to/sidecar Benchmarks/permessage.sh strace sidecar
+#
+# Each proxy pair is started twice, under the tool, and relays COUNTS (default "1000 5000") round trips of
+# 256 bytes (the harness's `tunnelbench latency`, 16 connections by default, 20 warm-up round trips each).
+# Start-up, handshakes and shutdown are the same in both runs, so (second − first) ÷ (difference in round
+# trips) is the steady-state cost of one round trip. Prints one line per process and figure.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=Benchmarks/lib.sh
+source "$ROOT/Benchmarks/lib.sh"
+require_harness Benchmarks/permessage.sh
+TOOL=${1:?usage: permessage.sh strace|callgrind sidecar|haproxy}
+SYSTEM=${2:?usage: permessage.sh strace|callgrind sidecar|haproxy}
+require_tools Benchmarks/permessage.sh "haproxy strace valgrind gcc" haproxy strace valgrind cc
+CONNS=${CONNS:-16}
+read -r -a COUNTS <<<"${COUNTS:-1000 5000}"
+SIDECAR=${SIDECAR:-$ROOT/.build/release/sidecar}
+WORK=$(mktemp -d /tmp/permessage.XXXXXX)
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+cc -O2 -pthread -o "$WORK/tunnelbench" "$BENCH/tunnelbench.c"
+if [[ $TOOL == callgrind && $SYSTEM == sidecar ]]; then
+    # Valgrind 3.19 cannot read the DWARF 5 Swift writes (it gives up); the symbol table is enough.
+    objcopy --strip-debug "$SIDECAR" "$WORK/sidecar"
+    SIDECAR=$WORK/sidecar
+fi
+bash "$BENCH/certs.sh" "$WORK/certs" >/dev/null 2>&1
+CERTS=$WORK/certs
+
+wrap() { # wrap NAME RUN: the tool's command prefix for one proxy process
+    case $TOOL in
+        strace) echo "strace -f -c -o $WORK/$2-$1.strace" ;;
+        callgrind) echo "valgrind --tool=callgrind --callgrind-out-file=$WORK/$2-$1.callgrind" ;;
+        *) echo "unknown tool $TOOL (strace or callgrind)" >&2; exit 2 ;;
+    esac
+}
+
+start() { # start RUN: the echo server and both proxies
+    local run=$1 dir=$WORK/$1 port
+    mkdir -p "$dir"
+    port=$((20000 + RANDOM % 12000))
+    "$WORK/tunnelbench" server --unix "$dir/echo.sock" --max-seconds 600 >"$dir/server.log" 2>&1 &
+    PIDS+=($!)
+    case $SYSTEM in
+        sidecar)
+            $(wrap rev "$run") "$SIDECAR" reverse --listen "127.0.0.1:$port" --connect "unix:$dir/echo.sock" \
+                --cert "$CERTS/server.crt" --key "$CERTS/server.key" --ca "$CERTS/ca.crt" --threads 1 \
+                --log-level warning >"$dir/rev.log" 2>&1 &
+            REV=$!
+            $(wrap fwd "$run") "$SIDECAR" forward --listen "unix:$dir/fwd.sock" --connect "127.0.0.1:$port" \
+                --cert "$CERTS/client.crt" --key "$CERTS/client.key" --ca "$CERTS/ca.crt" --server-name localhost \
+                --threads 1 --log-level warning >"$dir/fwd.log" 2>&1 &
+            FWD=$!
+            ;;
+        haproxy)
+            local side
+            for side in rev fwd; do
+                cat >"$dir/$side.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+EOF
+            done
+            cat >>"$dir/rev.cfg" <<EOF
+frontend rev_in
+    bind 127.0.0.1:$port ssl crt $CERTS/server.pem ca-file $CERTS/ca.crt verify required ssl-min-ver TLSv1.3
+    default_backend echo
+backend echo
+    server s1 $dir/echo.sock
+EOF
+            cat >>"$dir/fwd.cfg" <<EOF
+frontend fwd_in
+    bind unix@$dir/fwd.sock mode 600
+    default_backend rev
+backend rev
+    server rev1 127.0.0.1:$port ssl crt $CERTS/client.pem ca-file $CERTS/ca.crt verify required verifyhost localhost sni str(localhost) ssl-min-ver TLSv1.3
+EOF
+            $(wrap rev "$run") haproxy -db -f "$dir/rev.cfg" >"$dir/rev.log" 2>&1 &
+            REV=$!
+            $(wrap fwd "$run") haproxy -db -f "$dir/fwd.cfg" >"$dir/fwd.log" 2>&1 &
+            FWD=$!
+            ;;
+        *) echo "unknown system $SYSTEM (sidecar or haproxy)" >&2; exit 2 ;;
+    esac
+    PIDS+=("$REV" "$FWD")
+    # Ready when both listen: no connection attempt may reach a half-started pair (it would cost one run more).
+    local i
+    for i in $(seq 1 600); do
+        if [[ -S $dir/fwd.sock ]] && ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    echo "the $SYSTEM pair did not start: $(cat "$dir"/*.log)" >&2
+    exit 1
+}
+
+traced() { # traced PID: the proxy's own PID (strace runs it as a child; valgrind runs in its place)
+    if [[ $TOOL == strace ]]; then pgrep -o -P "$1"; else echo "$1"; fi
+}
+
+stop() { # stop: SIGTERM to both proxies, then wait for the tool to write its report
+    kill -TERM "$(traced "$FWD")" "$(traced "$REV")"
+    wait "$FWD" "$REV" 2>/dev/null || true
+}
+
+for run in "${COUNTS[@]}"; do
+    start "$run"
+    timeout 600 "$WORK/tunnelbench" latency --unix "$WORK/$run/fwd.sock" --size 256 --count "$run" --conns "$CONNS" \
+        --timeout 590 >"$WORK/$run/latency.txt"
+    grep -q 'verify_errors=0' "$WORK/$run/latency.txt" || { cat "$WORK/$run/latency.txt" >&2; exit 1; }
+    stop
+done
+
+python3 - "$WORK" "$TOOL" "$SYSTEM" "$CONNS" "${COUNTS[@]}" <<'PY'
+import collections, re, sys
+work, tool, system, conns, first, second = sys.argv[1:7]
+delta = int(second) - int(first)
+
+
+def strace_calls(path):
+    calls = collections.Counter()
+    for line in open(path):
+        fields = line.split()
+        # % time, seconds, usecs/call, calls, [errors], syscall
+        if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+            calls[fields[-1]] = int(fields[3])
+    return calls
+
+
+def instructions(path):
+    for line in open(path):
+        if line.startswith("totals:") or line.startswith("summary:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no totals in {path}")
+
+
+for side in ("fwd", "rev"):
+    if tool == "strace":
+        a, b = strace_calls(f"{work}/{first}-{side}.strace"), strace_calls(f"{work}/{second}-{side}.strace")
+        per = {name: (b[name] - a[name]) / delta for name in set(a) | set(b)}
+        total = sum(per.values())
+        detail = " ".join(f"{name}={value:.2f}" for name, value in sorted(per.items(), key=lambda kv: -kv[1]) if abs(value) >= 0.005)
+        print(f"system={system} conns={conns} side={side} syscalls_per_rt={total:.2f} {detail}")
+    else:
+        a, b = instructions(f"{work}/{first}-{side}.callgrind"), instructions(f"{work}/{second}-{side}.callgrind")
+        print(f"system={system} conns={conns} side={side} instructions_per_rt={(b - a) / delta:,.0f}")
+PY
+echo "files: $WORK"
+trap - EXIT
+cleanup

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The system calls a relayed message costs, counted by strace attached to a forward sidecar that is already
+/// relaying: structure, not speed, so no timing is asserted.
+@Suite struct DataPathTests {
+    /// Each message is one `read` on the side it arrives on and one `write` on the other: no read that only
+    /// answers `EAGAIN` after it, no second write (a flush per record), no `epoll_ctl` while relaying.
+    @Test func aRelayedMessageIsOneReadAndOneWrite() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI()
+            let echo = try scenario.startEchoServer()
+            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
+            let forward = try await scenario.startForward(pki: pki, port: reverse.port, serverName: "localhost")
+            let client = try UnixSocketClient(path: forward.socketPath)
+            // The tunnel is up (handshake done, session ticket read) before counting starts.
+            try client.send("warm-up\n")
+            try await client.receive(until: "warm-up\n")
+            let trace = scenario.path("forward.strace")
+            let strace = try scenario.start(
+                "strace", try Harness.tool("strace", package: "strace"),
+                [
+                    "-f", "-e", "trace=read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,epoll_ctl", "-o", trace,
+                    "-p", "\(forward.process.pid)",
+                ])
+            try await strace.waitForLine(containing: ["attached"])
+            let roundTrips = 50
+            for index in 0..<roundTrips {
+                let message = "message \(index) " + String(repeating: "x", count: 200) + "\n"
+                try client.send(message)
+                try await client.receive(until: message)
+            }
+            kill(strace.pid, SIGINT)
+            _ = try await strace.waitForExit()  // strace ends on SIGINT with a status of its own
+            let calls = try Self.calls(in: trace)
+            // Two directions per round trip; a call interrupted by the attach may show once more.
+            let reads = calls.filter { ["read", "readv", "recvfrom", "recvmsg"].contains($0) }.count
+            let writes = calls.filter { ["write", "writev", "sendto", "sendmsg"].contains($0) }.count
+            #expect((2 * roundTrips...2 * roundTrips + 1).contains(reads), "reads: \(reads), \(calls.count) calls")
+            #expect((2 * roundTrips...2 * roundTrips + 1).contains(writes), "writes: \(writes)")
+            #expect(!calls.contains("epoll_ctl"), "epoll_ctl while relaying")
+            client.close()
+        }
+    }
+
+    /// The names of the system calls in an strace log (`PID name(…`), without their resumptions.
+    static func calls(in path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", maxSplits: 1)
+            guard fields.count == 2, let open = fields[1].firstIndex(of: "("), !fields[1].hasPrefix("<...") else {
+                return nil
+            }
+            return String(fields[1][..<open])
+        }
+    }
+}
