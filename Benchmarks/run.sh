@@ -20,10 +20,8 @@ require_tools Benchmarks/run.sh "haproxy python3 gcc util-linux" haproxy python3
 
 SCRATCH=${SCRATCH:-$ROOT/.build-release}
 echo "==> swift build -c release"
-# The release flags of `make` (Makefile, SWIFTFLAGS) that change the code: the static Swift runtime and no
-# run-time exclusivity checks.
-(cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar --static-swift-stdlib \
-    -Xswiftc -enforce-exclusivity=unchecked)
+# The release flags of `make` (Makefile, SWIFTFLAGS) that change the code: the static Swift runtime.
+(cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar --static-swift-stdlib)
 # The harness starts "$SIDECAR forward|reverse ..." and sets NO_RESUME=1 for its full-handshake rounds; this
 # wrapper turns that into --no-ssl-reuse on the forward side (exec keeps the PID the harness measures).
 WRAPPER=$SCRATCH/sidecar-bench
