@@ -31,6 +31,8 @@ binary="$(SIDECAR_LIBFUZZER=1 swift build --scratch-path "$scratch" --sanitize f
 corpus="$scratch/corpus/$target"
 findings="$scratch/findings/$target"
 mkdir -p "$corpus" "$findings" "Fuzz/regressions/$target"
+dictionary=()
+if [[ -f "Fuzz/$target.dict" ]]; then dictionary=(-dict="Fuzz/$target.dict"); fi
 fork=()
 if [[ "${FUZZ_JOBS:-1}" -gt 1 ]]; then fork=(-fork="$FUZZ_JOBS" -ignore_crashes=0); fi
 echo "fuzz.sh: $target for ${seconds}s; corpus $corpus; findings $findings" >&2
@@ -42,4 +44,4 @@ echo "fuzz.sh: $target for ${seconds}s; corpus $corpus; findings $findings" >&2
 SIDECAR_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
     LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan.supp:print_suppressions=0" \
     "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
-    -artifact_prefix="$findings/" "${fork[@]}" "$@" "$corpus" "Fuzz/corpus/$target" "Fuzz/regressions/$target"
+    -artifact_prefix="$findings/" "${dictionary[@]}" "${fork[@]}" "$@" "$corpus" "Fuzz/corpus/$target" "Fuzz/regressions/$target"
