@@ -11,6 +11,10 @@ let buildStamp: [CSetting] = ["SIDECAR_GIT_COMMIT", "SIDECAR_SWIFT_VERSION"].com
     return .define(name, to: "\"\(cleaned)\"")
 }
 
+/// scripts/fuzz.sh builds `sidecar-fuzz` with SIDECAR_LIBFUZZER=1 and `--sanitize fuzzer`: libFuzzer's `main` then
+/// drives the fuzz entry point, and the replayer's `@main` is left out (it would take the place of libFuzzer's).
+let libFuzzer: [SwiftSetting] = Context.environment["SIDECAR_LIBFUZZER"] == "1" ? [.define("SIDECAR_LIBFUZZER")] : []
+
 let package = Package(
     name: "sidecar",
     platforms: [.macOS(.v15)],
@@ -90,6 +94,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The fuzz targets: every parser of untrusted input as a function of raw bytes (Fuzz/, scripts/fuzz.sh).
+        .target(
+            name: "SidecarFuzz",
+            dependencies: [
+                "SidecarRuntime", "SidecarProxy", "SidecarTLS", "SidecarConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // libFuzzer's driver for them (see libFuzzer above); in a normal build, a replayer of input files.
+        .executableTarget(name: "sidecar-fuzz", dependencies: ["SidecarFuzz"], swiftSettings: libFuzzer),
         // Fixtures the in-process test targets share: a Unix echo server, a collecting client, configurations.
         .target(
             name: "SidecarTestSupport",
@@ -129,6 +146,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "SidecarFuzzTests", dependencies: ["SidecarFuzz"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["SidecarTLS", "SidecarConfig"],

@@ -18,6 +18,9 @@ STEPS=(
     step_benchmark_tools
     step_build
     step_test
+    step_soak
+    step_fuzz
+    step_sanitizers
     step_systemd
     step_package_release
     step_package_man
@@ -125,6 +128,45 @@ step_test() {
     # the whole suite still runs in under a minute.
     say "swift test --no-parallel"
     swift test --no-parallel </dev/null
+}
+
+step_soak() {
+    # Benchmarks/soak.sh for one minute on the debug build: both sidecars under long-lived connections, churn,
+    # SIGHUP every 2 s with certificate rotation, a broken configuration, a backend restart, runtime API
+    # disable/enable, half-open handshakes and garbage. Fails on a corrupted byte, an unexpected break, a refused
+    # connect, a sidecar exit or descriptor growth. About 75 s.
+    say "soak, 1 minute (Benchmarks/soak.sh)"
+    SIDECAR="$(swift build --show-bin-path)/sidecar" MINUTES=1 Benchmarks/soak.sh </dev/null
+}
+
+step_fuzz() {
+    # Opt-in (FUZZ_SECONDS=30 ./scripts/test.sh): every fuzz target for FUZZ_SECONDS under libFuzzer and ASan.
+    # Not by default: the instrumented build of the whole dependency tree takes about 4 minutes on 2 cores.
+    # The seed and regression corpora are replayed by the normal test step on every run (SidecarFuzzTests).
+    [[ -n "${FUZZ_SECONDS:-}" ]] || { say "fuzz targets: skipped (set FUZZ_SECONDS to run each that long)"; return 0; }
+    local target
+    for target in config runtime-api dbus tls pem; do
+        say "fuzz $target for ${FUZZ_SECONDS}s"
+        mkdir -p .build-fuzz && scripts/fuzz.sh "$target" "$FUZZ_SECONDS" </dev/null >/dev/null 2>".build-fuzz/ci-$target.log" ||
+            { tail -n 60 ".build-fuzz/ci-$target.log" >&2; die "fuzz target $target found something"; }
+    done
+}
+
+step_sanitizers() {
+    # Opt-in (SANITIZERS=1 ./scripts/test.sh): the in-process test targets under AddressSanitizer and under
+    # ThreadSanitizer, each in its own scratch path (.build-asan, .build-tsan). Not by default: each is a full
+    # instrumented build plus a slower test run, which does not fit CI's 15 minutes on 2 cores (README,
+    # Reliability, has the measured times).
+    [[ "${SANITIZERS:-0}" == 1 ]] || { say "sanitizers: skipped (SANITIZERS=1 runs them)"; return 0; }
+    local sanitizer filter='SidecarConfigTests|SidecarTLSTests|SidecarProxyTests|SidecarRuntimeTests|SidecarFuzzTests'
+    for sanitizer in address thread; do
+        say "swift test --sanitize $sanitizer (in-process targets)"
+        swift build --build-tests --scratch-path ".build-${sanitizer:0:1}san" --sanitize "$sanitizer" </dev/null
+        # Fuzz/lsan.supp: LeakSanitizer's false positive on Swift enum payload pointers, with its reason.
+        LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan.supp" SWIFT_BACKTRACE=enable=no \
+            swift test --skip-build --no-parallel --scratch-path ".build-${sanitizer:0:1}san" \
+            --sanitize "$sanitizer" --filter "$filter" </dev/null
+    done
 }
 
 # The packaging steps share one release build (.build/release, made by the first of them through

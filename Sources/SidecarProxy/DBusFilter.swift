@@ -441,6 +441,14 @@ final class DBusFilter: ChannelDuplexHandler {
                 context.write(wrapOutboundOut(line), promise: nil)
                 wrote = true
             case .begin:
+                // Bytes the server sent after its last reply and before the client's BEGIN are a line nobody
+                // asked for, not the start of a message: the server may only send messages once it has BEGIN.
+                guard server.pending == nil else {
+                    refuse(
+                        .protocolError, "server sent an unfinished SASL line nobody asked for", from: .server,
+                        context: context)
+                    return
+                }
                 server.phase = .messages(passing: 0)
             case .reply:
                 break

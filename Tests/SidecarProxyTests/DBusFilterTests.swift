@@ -320,6 +320,24 @@ import Testing
         #expect(harness.toClient.isEmpty)
     }
 
+    /// Found by the `dbus` fuzz target (Fuzz/regressions/dbus): the start of a line the server sends after its
+    /// last reply, before the client's `BEGIN`, used to be taken for the start of a message once the stream
+    /// turned to messages, and the filter trapped on a negative length.
+    @Test func unfinishedServerLineBeforeBeginIsRefusedNotTakenForAMessage() throws {
+        let harness = try DBusFilterHarness()
+        try harness.client("\0AUTH EXTERNAL 30\r\n")
+        try harness.server("OK 0123456789abcdef0123456789abcdef\r\nda0")
+        try harness.client("BEGIN\r\n")
+        try harness.server(DBusMessageBuilder.call("/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello").bytes)
+        #expect(!harness.isOpen)
+        #expect(harness.lines.count == 1)
+        #expect(
+            harness.lines.first?.contains("reason=server sent an unfinished SASL line nobody asked for") == true,
+            "\(harness.lines)")
+        #expect(harness.lines.first?.contains("from=server") == true)
+        #expect(harness.toClient == Array("OK 0123456789abcdef0123456789abcdef\r\n".utf8))
+    }
+
     @Test func longLinesAcrossReadsAreBounded() throws {
         let harness = try DBusFilterHarness()
         try harness.client("\0AUTH ")

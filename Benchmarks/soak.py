@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+"""Benchmarks/soak.py: forward and reverse sidecars under a mixed, hostile load for MINUTES (see soak.sh).
+
+    client --unix--> sidecar forward --TCP+mTLS--> sidecar reverse --unix--> echo s1 / echo s2
+
+All at once, on loopback only, every loop bounded by the run's end:
+- LONG (default 200) long-lived connections, each sending small messages and checking every echoed byte;
+- a churn of short connections (connect, one message, its echo, close);
+- SIGHUP to both sidecars every 2 s, alternating two configurations, the reverse side's certificate rotated
+  (two certificates, swapped by an atomic rename) at each one;
+- every 30 s a broken configuration: a SIGHUP that must be refused while everything keeps running;
+- every 60 s (first at 30 s) echo server s1 killed, restarted 2 s later;
+- every 10 s `disable server echo/s1` on the reverse side's runtime API, `enable server` 3 s later;
+- every 5 s a burst of half-open TLS handshakes (a partial ClientHello, then silence) and of garbage bytes.
+
+Reports messages, corrupted bytes, breaks (expected: during a backend restart), refused connects, RSS and open
+descriptors of both sidecars early and at the end, and CPU. Exits 1 when a byte was corrupted, a connection broke
+outside a backend restart, a connect was refused, a sidecar exited or its descriptors grew beyond noise.
+"""
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+LONG = int(os.environ.get("LONG", "200"))
+CHURN_PER_SECOND = int(os.environ.get("CHURN", "20"))
+FD_NOISE = 24  # descriptors the end may hold beyond the quiet baseline (health checks, a late churn close)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_pki(d):
+    """CA, two server certificates (DNS:localhost, IP:127.0.0.1) with their keys in the same file, one client."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.pem", "-subj", "/CN=soak CA", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    for name, usage in (("server-a", "serverAuth"), ("server-b", "serverAuth"), ("client", "clientAuth")):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write(f"basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage={usage}\n"
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", name + ".key",
+                "-out", name + ".csr", "-subj", "/CN=" + name, cwd=d)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-days", "2",
+                "-extfile", name + ".ext", "-out", name + ".crt", cwd=d)
+        with open(os.path.join(d, name + ".pem"), "w") as out:
+            for part in (".crt", ".key"):
+                out.write(open(os.path.join(d, name + part)).read())
+
+
+def reverse_config(d, port, variant, broken=False):
+    weight = 1 if variant == 0 else 2
+    text = f"""global
+    stats socket {d}/reverse-admin.sock level admin
+    log stderr local0 notice
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout check 1s
+    retries 2
+frontend soak
+    bind 127.0.0.1:{port} ssl crt {d}/live/server.pem verify required ca-file {d}/ca.pem
+    default_backend echo
+backend echo
+    server s1 {d}/echo1.sock check inter 300ms fall 1 rise 1 weight {weight}
+    server s2 {d}/echo2.sock check inter 300ms fall 1 rise 1
+"""
+    return text + (f"    server s3 {d}/echo3.sock verfy required\n" if broken else "")
+
+
+def forward_config(d, port, variant, broken=False):
+    text = f"""global
+    stats socket {d}/forward-admin.sock level admin
+    log stderr local0 notice
+defaults
+    mode tcp
+    timeout connect {2 + variant}s
+frontend soak
+    bind {d}/forward.sock
+    default_backend tunnel
+backend tunnel
+    server reverse 127.0.0.1:{port} ssl crt {d}/client.pem ca-file {d}/ca.pem verify required verifyhost localhost
+"""
+    return text + ("    bogus-keyword here\n" if broken else "")
+
+
+def write_atomically(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def process_sample(pid):
+    """RSS in KiB, open descriptors, CPU seconds (user + system)."""
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return {"rss_kib": rss, "fds": fds, "cpu_s": round(cpu, 2)}
+
+
+async def echo_server(path):
+    async def serve(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+    if os.path.exists(path):
+        os.unlink(path)
+    server = await asyncio.start_unix_server(serve, path=path)
+    async with server:
+        await server.serve_forever()
+
+
+class Soak:
+    def __init__(self, d, sidecar, minutes):
+        self.d, self.sidecar, self.duration = d, sidecar, minutes * 60
+        self.port = free_port()
+        self.counts = dict(messages=0, corrupted_bytes=0, breaks_expected=0, breaks_unexpected=0, refused=0,
+                           churn=0, churn_failed_expected=0, churn_failed_unexpected=0, reloads=0,
+                           broken_reloads=0, backend_restarts=0, disables=0, half_open=0, garbage=0)
+        self.restart_windows = []  # (start, end) monotonic times when s1 is down or just restarted
+        self.unexpected = []
+        self.stop = False
+        self.echo = {}
+
+    def in_restart_window(self, t):
+        return any(start <= t <= end for start, end in self.restart_windows)
+
+    def start_echo(self, n):
+        self.echo[n] = subprocess.Popen([sys.executable, __file__, "echo", f"{self.d}/echo{n}.sock"])
+        wait_for(lambda: os.path.exists(f"{self.d}/echo{n}.sock"), f"echo server {n}")
+
+    def start(self):
+        make_pki(self.d)
+        os.makedirs(f"{self.d}/live")
+        os.makedirs(f"{self.d}/reverse.d")
+        os.makedirs(f"{self.d}/forward.d")
+        write_atomically(f"{self.d}/live/server.pem", open(f"{self.d}/server-a.pem").read())
+        write_atomically(f"{self.d}/reverse.d/soak.cfg", reverse_config(self.d, self.port, 0))
+        write_atomically(f"{self.d}/forward.d/soak.cfg", forward_config(self.d, self.port, 0))
+        self.start_echo(1)
+        self.start_echo(2)
+        self.reverse = subprocess.Popen([self.sidecar, "reverse", "-f", f"{self.d}/reverse.d"],
+                                        stderr=open(f"{self.d}/reverse.log", "w"))
+        wait_for(lambda: port_open(self.port), "sidecar reverse")
+        self.forward = subprocess.Popen([self.sidecar, "forward", "-f", f"{self.d}/forward.d"],
+                                        stderr=open(f"{self.d}/forward.log", "w"))
+        wait_for(lambda: os.path.exists(f"{self.d}/forward.sock"), "sidecar forward")
+
+    def sample(self):
+        return {"forward": process_sample(self.forward.pid), "reverse": process_sample(self.reverse.pid)}
+
+    async def connect(self):
+        try:
+            return await asyncio.open_unix_connection(f"{self.d}/forward.sock")
+        except (ConnectionRefusedError, FileNotFoundError) as error:
+            self.counts["refused"] += 1
+            self.unexpected.append(f"{time.monotonic() - self.t0:.1f}s: connect refused: {error}")
+            return None
+
+    async def long_lived(self, index):
+        rng = random.Random(index)
+        sequence = 0
+        while not self.stop:
+            pair = await self.connect()
+            if pair is None:
+                await asyncio.sleep(0.5)
+                continue
+            reader, writer = pair
+            try:
+                while not self.stop:
+                    sequence += 1
+                    message = f"{index}:{sequence}:".encode() + rng.randbytes(rng.randint(16, 512))
+                    writer.write(message)
+                    await writer.drain()
+                    echoed = await asyncio.wait_for(reader.readexactly(len(message)), 10)
+                    wrong = sum(1 for a, b in zip(message, echoed) if a != b)
+                    if wrong:
+                        self.counts["corrupted_bytes"] += wrong
+                        self.unexpected.append(f"connection {index}: {wrong} bytes corrupted")
+                    self.counts["messages"] += 1
+                    await asyncio.sleep(rng.uniform(0.05, 0.5))
+            except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, OSError) as error:
+                now = time.monotonic()
+                if self.stop:
+                    break
+                if self.in_restart_window(now):
+                    self.counts["breaks_expected"] += 1
+                else:
+                    self.counts["breaks_unexpected"] += 1
+                    self.unexpected.append(f"{now - self.t0:.1f}s: connection {index} broke: {error!r}")
+                await asyncio.sleep(0.2)
+            finally:
+                writer.close()
+
+    async def churn_one(self):
+        pair = await self.connect()
+        if pair is None:
+            return
+        reader, writer = pair
+        message = os.urandom(100)
+        try:
+            writer.write(message)
+            await writer.drain()
+            echoed = await asyncio.wait_for(reader.readexactly(len(message)), 10)
+            wrong = sum(1 for a, b in zip(message, echoed) if a != b)
+            self.counts["corrupted_bytes"] += wrong
+            self.counts["churn"] += 1
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, OSError) as error:
+            if self.in_restart_window(time.monotonic()):
+                self.counts["churn_failed_expected"] += 1
+            else:
+                self.counts["churn_failed_unexpected"] += 1
+                self.unexpected.append(f"{time.monotonic() - self.t0:.1f}s: churn connection failed: {error!r}")
+        finally:
+            writer.close()
+
+    async def churn(self):
+        tasks = set()
+        while not self.stop:
+            task = asyncio.ensure_future(self.churn_one())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            await asyncio.sleep(1 / CHURN_PER_SECOND)
+        await asyncio.gather(*tasks)
+
+    async def reloads(self):
+        variant, last_broken = 0, time.monotonic()
+        while not self.stop:
+            await asyncio.sleep(2)
+            if self.stop:
+                break
+            variant ^= 1
+            broken = time.monotonic() - last_broken >= 30
+            write_atomically(f"{self.d}/live/server.pem",
+                             open(f"{self.d}/server-{'b' if variant else 'a'}.pem").read())
+            write_atomically(f"{self.d}/reverse.d/soak.cfg", reverse_config(self.d, self.port, variant, broken))
+            write_atomically(f"{self.d}/forward.d/soak.cfg", forward_config(self.d, self.port, variant, broken))
+            self.reverse.send_signal(signal.SIGHUP)
+            self.forward.send_signal(signal.SIGHUP)
+            if broken:
+                last_broken = time.monotonic()
+                self.counts["broken_reloads"] += 1
+                await asyncio.sleep(0.5)
+                # The refused configuration is replaced by a good one at once; the next SIGHUP loads it.
+                write_atomically(f"{self.d}/reverse.d/soak.cfg", reverse_config(self.d, self.port, variant))
+                write_atomically(f"{self.d}/forward.d/soak.cfg", forward_config(self.d, self.port, variant))
+            else:
+                self.counts["reloads"] += 1
+
+    async def backend_restarts(self):
+        next_kill = self.t0 + 30
+        while not self.stop:
+            await asyncio.sleep(0.2)
+            if time.monotonic() < next_kill or self.stop:
+                continue
+            start = time.monotonic()
+            self.restart_windows.append((start - 0.5, start + 5))
+            self.echo[1].kill()
+            self.echo[1].wait()
+            await asyncio.sleep(2)
+            self.start_echo(1)
+            self.counts["backend_restarts"] += 1
+            next_kill = start + 60
+
+    async def admin(self, command):
+        reader, writer = await asyncio.open_unix_connection(f"{self.d}/reverse-admin.sock")
+        writer.write((command + "\n").encode())
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        return answer.decode()
+
+    async def disable_enable(self):
+        while not self.stop:
+            await asyncio.sleep(7)
+            if self.stop:
+                break
+            answer = await self.admin("disable server echo/s1")
+            if answer.strip():
+                self.unexpected.append(f"disable server answered {answer.strip()!r}")
+            await asyncio.sleep(3)
+            await self.admin("enable server echo/s1")
+            self.counts["disables"] += 1
+
+    async def hostile(self):
+        hello_prefix = bytes.fromhex("160301020001000200")  # a ClientHello record header, then silence
+        while not self.stop:
+            await asyncio.sleep(5)
+            if self.stop:
+                break
+            held = []
+            for _ in range(30):
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                    writer.write(hello_prefix)
+                    held.append(writer)
+                    self.counts["half_open"] += 1
+                except OSError:
+                    pass
+            for _ in range(20):
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                    writer.write(os.urandom(random.randint(1, 4096)))
+                    await writer.drain()
+                    writer.close()
+                    self.counts["garbage"] += 1
+                except OSError:
+                    pass
+            await asyncio.sleep(2)
+            for writer in held:
+                writer.close()
+
+    async def run(self):
+        self.t0 = time.monotonic()
+        long_tasks = [asyncio.ensure_future(self.long_lived(i)) for i in range(LONG)]
+        await asyncio.sleep(3)
+        self.baseline = self.sample()
+        chaos = [asyncio.ensure_future(c()) for c in
+                 (self.churn, self.reloads, self.backend_restarts, self.disable_enable, self.hostile)]
+        early_at = min(60, self.duration / 3)
+        await asyncio.sleep(early_at - 3)
+        self.early = self.sample()
+        while time.monotonic() - self.t0 < self.duration:
+            await asyncio.sleep(1)
+            for name, process in (("forward", self.forward), ("reverse", self.reverse)):
+                if process.poll() is not None:
+                    self.unexpected.append(f"sidecar {name} exited with {process.returncode}")
+                    self.stop = True
+        # The end: chaos stops, the long-lived connections keep going while the sidecars settle.
+        for task in chaos:
+            task.cancel()
+        await asyncio.gather(*chaos, return_exceptions=True)
+        if self.echo[1].poll() is not None:
+            self.start_echo(1)
+        self.reverse.send_signal(signal.SIGHUP)  # the last good configuration, for sure
+        self.forward.send_signal(signal.SIGHUP)
+        await asyncio.sleep(4)
+        self.end = self.sample()
+        self.stop = True
+        await asyncio.gather(*long_tasks, return_exceptions=True)
+
+    def stop_all(self):
+        for process in (getattr(self, "forward", None), getattr(self, "reverse", None), *self.echo.values()):
+            if process and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+    def report(self):
+        c = self.counts
+        print(f"soak: {self.duration / 60:g} min, {LONG} long-lived connections, churn {CHURN_PER_SECOND}/s, "
+              f"machine: {os.cpu_count()} CPUs, {os.uname().release}")
+        for key, value in c.items():
+            print(f"  {key:24} {value}")
+        for label, sample in (("baseline (3 s, quiet)", self.baseline), ("early", self.early),
+                              ("end (quiet)", self.end)):
+            print(f"  {label:24} " + "; ".join(
+                f"{name} rss {s['rss_kib'] // 1024} MiB fds {s['fds']} cpu {s['cpu_s']} s"
+                for name, s in sample.items()))
+        failures = []
+        if c["corrupted_bytes"]:
+            failures.append(f"{c['corrupted_bytes']} bytes corrupted")
+        if c["breaks_unexpected"] or c["churn_failed_unexpected"]:
+            failures.append(f"{c['breaks_unexpected']} long-lived breaks and {c['churn_failed_unexpected']} "
+                            "churn failures outside a backend restart")
+        if c["refused"]:
+            failures.append(f"{c['refused']} connects refused")
+        for name in ("forward", "reverse"):
+            growth = self.end[name]["fds"] - self.baseline[name]["fds"]
+            if growth > FD_NOISE:
+                failures.append(f"sidecar {name}: {growth} more descriptors than at the start (leak?)")
+        if c["messages"] == 0:
+            failures.append("no message was exchanged")
+        for line in self.unexpected[:20]:
+            print("  !", line)
+        if failures:
+            print("soak: FAILED: " + "; ".join(failures) + f" (logs in {self.d})")
+            return 1
+        print("soak: passed")
+        return 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_for(condition, what, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"soak: {what} did not start within {seconds} s")
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "echo":
+        asyncio.run(echo_server(sys.argv[2]))
+        return 0
+    sidecar, minutes = sys.argv[1], float(sys.argv[2])
+    d = tempfile.mkdtemp(prefix="sidecar-soak-")
+    soak = Soak(d, sidecar, minutes)
+    try:
+        soak.start()
+        asyncio.run(soak.run())
+    finally:
+        soak.stop_all()
+    return soak.report()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs one fuzz target under libFuzzer with AddressSanitizer for as long as asked.
+#
+#   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...]
+#   TARGET: config | runtime-api | dbus | tls | pem   (Sources/SidecarFuzz/FuzzTarget.swift)
+#   SECONDS: default 60
+#
+# Builds sidecar-fuzz with `--sanitize fuzzer --sanitize address` in .build-fuzz (the first build takes as long
+# as a normal one), then fuzzes starting from the seed corpus Fuzz/corpus/TARGET and the regression corpus
+# Fuzz/regressions/TARGET. New interesting inputs go to .build-fuzz/corpus/TARGET (not committed; kept
+# between runs). A finding (crash, ASan report, leak, input slower than 10 s) stops the run, exits non-zero and
+# leaves the input as .build-fuzz/findings/TARGET/crash-*, leak-*, timeout-* or oom-*: fix it, add a test that
+# fails before the fix, and move the input to Fuzz/regressions/TARGET, which the normal test suite replays
+# (Tests/SidecarFuzzTests). Reproduce one without libFuzzer:
+#   SIDECAR_FUZZ_TARGET=TARGET .build/debug/sidecar-fuzz FILE
+# FUZZ_JOBS=N runs N processes in parallel (libFuzzer -fork), default 1.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+targets="config runtime-api dbus tls pem"
+target="${1:-}"
+[[ " $targets " == *" $target "* && -n "$target" ]] || { echo "usage: $0 {${targets// /|}} [SECONDS] [libFuzzer options]" >&2; exit 2; }
+seconds="${2:-60}"
+shift $(($# >= 2 ? 2 : 1))
+
+scratch=.build-fuzz
+SIDECAR_LIBFUZZER=1 swift build --scratch-path "$scratch" --sanitize fuzzer --sanitize address \
+    --product sidecar-fuzz </dev/null >&2
+binary="$(SIDECAR_LIBFUZZER=1 swift build --scratch-path "$scratch" --sanitize fuzzer --sanitize address --show-bin-path)/sidecar-fuzz"
+
+corpus="$scratch/corpus/$target"
+findings="$scratch/findings/$target"
+mkdir -p "$corpus" "$findings" "Fuzz/regressions/$target"
+dictionary=()
+if [[ -f "Fuzz/$target.dict" ]]; then dictionary=(-dict="Fuzz/$target.dict"); fi
+fork=()
+if [[ "${FUZZ_JOBS:-1}" -gt 1 ]]; then fork=(-fork="$FUZZ_JOBS" -ignore_crashes=0); fi
+echo "fuzz.sh: $target for ${seconds}s; corpus $corpus; findings $findings" >&2
+# detect_leaks: a leak per input is a finding too. max_len: a configuration file or a D-Bus exchange of
+# 16 KiB is big enough to reach every state; longer inputs only slow each run.
+# SWIFT_BACKTRACE: libFuzzer and ASan print the stack of a finding; Swift's own backtracer would attach to the
+# dying process first and, here, kept it (and the run) waiting for minutes.
+# Fuzz/lsan.supp says why each suppression is there.
+SIDECAR_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
+    LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan.supp:print_suppressions=0" \
+    "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
+    -artifact_prefix="$findings/" "${dictionary[@]}" "${fork[@]}" "$@" "$corpus" "Fuzz/corpus/$target" "Fuzz/regressions/$target"
