@@ -52,7 +52,7 @@ trap cleanup EXIT
 
 cc -O2 -o "$TMP/dbus-load" "$ROOT/Benchmarks/dbus-load.c"
 "$SIDECAR" certs ca --out "$TMP/pki" >/dev/null
-"$SIDECAR" certs leaf --ca-cert "$TMP/pki/ca.pem" --ca-key "$TMP/pki/ca.key" --cn manager --dns localhost \
+"$SIDECAR" certs leaf --ca-cert "$TMP/pki/ca.pem" --ca-key "$TMP/pki/ca.key" --server --cn manager --dns localhost \
     --ip 127.0.0.1 --out "$TMP/pki" >/dev/null
 "$SIDECAR" certs leaf --ca-cert "$TMP/pki/ca.pem" --ca-key "$TMP/pki/ca.key" --cn node1 --out "$TMP/pki" >/dev/null
 
