@@ -11,10 +11,7 @@ import Testing
 @Suite struct AtRestTests {
     @Test func anIdlePairDoesNotWakeUpAfterItsConnectionsClose() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI()
-            let echo = try scenario.startEchoServer()
-            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
-            let forward = try await scenario.startForward(pki: pki, port: reverse.port, serverName: "localhost")
+            let (reverse, forward) = try await scenario.startEchoTunnel()
             // A connection arms the per-connection timers (handshake, idle timeouts); closing it must
             // cancel every one of them.
             let client = try UnixSocketClient(path: forward.socketPath)

@@ -12,10 +12,7 @@ import Testing
     /// answers `EAGAIN` after it, no second write (a flush per record), no `epoll_ctl` while relaying.
     @Test func aRelayedMessageIsOneReadAndOneWrite() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI()
-            let echo = try scenario.startEchoServer()
-            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
-            let forward = try await scenario.startForward(pki: pki, port: reverse.port, serverName: "localhost")
+            let (reverse, forward) = try await scenario.startEchoTunnel()
             let client = try UnixSocketClient(path: forward.socketPath)
             // The tunnel is up (handshake done, session ticket read) before counting starts.
             try client.send("warm-up\n")

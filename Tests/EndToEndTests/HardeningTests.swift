@@ -65,10 +65,7 @@ import Testing
     /// exactly the main thread (waiting for signals) and one event loop.
     @Test func daemonRunsOnTheMainThreadAndItsEventLoopsOnly() async throws {
         try await withScenario { scenario in
-            let pki = try await scenario.makePKI()
-            let echo = try scenario.startEchoServer()
-            let reverse = try await scenario.startReverse(pki: pki, backend: echo.path)
-            let forward = try await scenario.startForward(pki: pki, port: reverse.port, serverName: "localhost")
+            let (reverse, forward) = try await scenario.startEchoTunnel()
             let client = try UnixSocketClient(path: forward.socketPath)
             try client.send("before the reload\n")
             try await client.receive(until: "before the reload\n")

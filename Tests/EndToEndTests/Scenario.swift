@@ -262,6 +262,16 @@ extension Scenario {
         return ForwardSidecar(process: process, socketPath: socketPath)
     }
 
+    /// The tunnel most tests need: a fresh PKI, an echo server behind `sidecar reverse`, and `sidecar forward`
+    /// in front of it, checking the reverse side's name (`localhost`).
+    func startEchoTunnel() async throws -> (reverse: ReverseSidecar, forward: ForwardSidecar) {
+        let pki = try await makePKI()
+        let echo = try startEchoServer()
+        let reverse = try await startReverse(pki: pki, backend: echo.path)
+        let forward = try await startForward(pki: pki, port: reverse.port, serverName: "localhost")
+        return (reverse, forward)
+    }
+
     /// True when `path` exists and is a Unix socket.
     static func isSocket(_ path: String) -> Bool {
         var status = stat()
