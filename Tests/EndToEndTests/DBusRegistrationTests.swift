@@ -17,17 +17,26 @@ import Testing
         return pki
     }
 
+    /// The usual set-up: the controller stand-in behind a tap, reached through a tunnel with option dbus on both
+    /// sides whose reverse side checks registrations against the client certificate's CN (`node1`).
+    static func startGuardedController(_ scenario: Scenario) async throws
+        -> (controller: BlueChiController, tap: BackendTap, tunnel: DBusTunnel)
+    {
+        let pki = try await makePKI(scenario)
+        let controller = try await scenario.startBlueChiController()
+        let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
+        let tunnel = try await scenario.startTunnel(
+            pki: pki, backend: tap.socketPath, placement: .bothSides,
+            reverseArguments: ["--dbus-register-name", "cn"])
+        return (controller, tap, tunnel)
+    }
+
     // MARK: The certificate's name, and no other
 
     @Test(arguments: Client.allCases)
     func nodeRegistersUnderItsCertificatesNameAndNoOther(_ client: Client) async throws {
         try await withScenario { scenario in
-            let pki = try await Self.makePKI(scenario)
-            let controller = try await scenario.startBlueChiController()
-            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
-            let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: tap.socketPath, placement: .bothSides,
-                reverseArguments: ["--dbus-register-name", "cn"])
+            let (controller, tap, tunnel) = try await Self.startGuardedController(scenario)
             let reverse = try #require(tunnel.reverse)
 
             let honest = try await scenario.register(client, at: tunnel.socketPath, names: ["node1"])
@@ -102,12 +111,7 @@ import Testing
     @Test(arguments: [Client.sdBus, .gdbus, .libdbus, .wirePipelined])
     func secondRegisterUnderAnotherNameOnTheSameConnectionIsCutOff(_ client: Client) async throws {
         try await withScenario { scenario in
-            let pki = try await Self.makePKI(scenario)
-            let controller = try await scenario.startBlueChiController()
-            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
-            let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: tap.socketPath, placement: .bothSides,
-                reverseArguments: ["--dbus-register-name", "cn"])
+            let (controller, tap, tunnel) = try await Self.startGuardedController(scenario)
 
             let agent = try await scenario.register(client, at: tunnel.socketPath, names: ["node1", "node1", "node2"])
             #expect(agent.exitStatus != 0, "\(agent.transcript)")
@@ -126,12 +130,7 @@ import Testing
     @Test(arguments: [[], ["--big-endian"]])
     func callsSentInOneBurstAreCheckedOneByOne(_ byteOrder: [String]) async throws {
         try await withScenario { scenario in
-            let pki = try await Self.makePKI(scenario)
-            let controller = try await scenario.startBlueChiController()
-            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
-            let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: tap.socketPath, placement: .bothSides,
-                reverseArguments: ["--dbus-register-name", "cn"])
+            let (controller, tap, tunnel) = try await Self.startGuardedController(scenario)
 
             let agent = try await scenario.register(
                 .wireStepwise, at: tunnel.socketPath, names: ["node1", "node1", "node2", "node1"],
@@ -188,12 +187,7 @@ import Testing
 
     @Test func registerWithAnotherSignatureIsRefused() async throws {
         try await withScenario { scenario in
-            let pki = try await Self.makePKI(scenario)
-            let controller = try await scenario.startBlueChiController()
-            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
-            let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: tap.socketPath, placement: .bothSides,
-                reverseArguments: ["--dbus-register-name", "cn"])
+            let (controller, tap, tunnel) = try await Self.startGuardedController(scenario)
 
             // The body is still the string "node1": only the declared signature is wrong.
             let agent = try await scenario.register(
@@ -209,12 +203,7 @@ import Testing
 
     @Test func bigEndianRegistrationsAreCheckedLikeLittleEndianOnes() async throws {
         try await withScenario { scenario in
-            let pki = try await Self.makePKI(scenario)
-            let controller = try await scenario.startBlueChiController()
-            let tap = try await scenario.startBackendTap(inFrontOf: controller.socketPath)
-            let tunnel = try await scenario.startTunnel(
-                pki: pki, backend: tap.socketPath, placement: .bothSides,
-                reverseArguments: ["--dbus-register-name", "cn"])
+            let (controller, tap, tunnel) = try await Self.startGuardedController(scenario)
 
             let honest = try await scenario.register(
                 .wirePipelined, at: tunnel.socketPath, names: ["node1"], wireOptions: ["--big-endian"])
