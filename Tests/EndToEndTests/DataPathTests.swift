@@ -44,14 +44,33 @@ import Testing
         }
     }
 
-    /// The names of the system calls in an strace log (`PID name(…`), without their resumptions.
+    /// The names of the system calls in an strace log, without their resumptions. With `-f` each line starts
+    /// with the thread's id, which strace pads to five columns (`%-5d `): `123   read(…` as well as `12345 read(…`.
     static func calls(in path: String) throws -> [String] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ", maxSplits: 1)
-            guard fields.count == 2, let open = fields[1].firstIndex(of: "("), !fields[1].hasPrefix("<...") else {
-                return nil
-            }
-            return String(fields[1][..<open])
+        try calls(inLog: String(contentsOfFile: path, encoding: .utf8))
+    }
+
+    static func calls(inLog log: String) -> [String] {
+        log.split(separator: "\n").compactMap { line in
+            let call = line.drop { $0.isNumber }.drop { $0 == " " }
+            guard call.startIndex != line.startIndex, let open = call.firstIndex(of: "("), !call.hasPrefix("<..."),
+                call[..<open].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
+            else { return nil }
+            return String(call[..<open])
         }
+    }
+
+    /// The parser reads the short, padded thread ids of a new machine (CI's sidecar ran as pid 1234 and the
+    /// unpadded parser found no `read` at all) as well as long ones, and skips resumptions and signals.
+    @Test func theStraceLogParserReadsPaddedAndUnpaddedThreadIds() {
+        let log = """
+            812   read(9, "x", 8192)            = 1
+            12345 write(10, "x", 1)            = 1
+            1234  epoll_wait(5,  <unfinished ...>
+            1234  <... epoll_wait resumed>[], 64, -1) = 1
+            99    --- SIGINT {si_signo=SIGINT} ---
+            7     +++ exited with 0 +++
+            """
+        #expect(Self.calls(inLog: log) == ["read", "write", "epoll_wait"])
     }
 }
