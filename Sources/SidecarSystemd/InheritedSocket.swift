@@ -93,11 +93,11 @@ public struct InheritedSocket: Sendable, Hashable {
         }
     }
 
-    /// `inet_ntop` of `address` (an `in_addr` or `in6_addr`, copied here), into a buffer of `length` bytes.
+    /// `inet_ntop` of `address` (an `in_addr` or `in6_addr`: plain bytes, lent to it for the call), into a
+    /// buffer of `length` bytes that this function owns.
     private static func numericHost<Address>(_ family: Int32, _ address: Address, length: Int32) -> String {
-        var copy = address
         var text = [CChar](repeating: 0, count: Int(length))
-        inet_ntop(family, &copy, &text, socklen_t(text.count))
+        _ = withUnsafeBytes(of: address) { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -85,6 +85,6 @@ struct Forward: ParsableCommand {
         } else {
             source = .files(configPaths)
         }
-        runDaemon(logger: logger, threads: serve.threads, mode: .forward, source: source)
+        runDaemon(logger: logger, threads: serve.eventLoopThreads, mode: .forward, source: source)
     }
 }

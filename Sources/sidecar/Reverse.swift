@@ -91,6 +91,6 @@ struct Reverse: ParsableCommand {
         } else {
             source = .files(configPaths)
         }
-        runDaemon(logger: logger, threads: serve.threads, mode: .reverse, source: source)
+        runDaemon(logger: logger, threads: serve.eventLoopThreads, mode: .reverse, source: source)
     }
 }

@@ -42,7 +42,13 @@ struct ServeOptions: ParsableArguments {
     @Option(
         help:
             "Event loop threads (default: $SIDECAR_THREADS, else the configuration's nbthread, else one per CPU core).")
-    var threads: Int? = ProcessInfo.processInfo.environment["SIDECAR_THREADS"].flatMap(Int.init).map { max($0, 1) }
+    var threads: Int?
+
+    /// `--threads`, else `$SIDECAR_THREADS` (at least 1), else nil: the configuration's `nbthread` decides, or
+    /// one per core.
+    var eventLoopThreads: Int? {
+        threads ?? ProcessInfo.processInfo.environment["SIDECAR_THREADS"].flatMap(Int.init).map { max($0, 1) }
+    }
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
