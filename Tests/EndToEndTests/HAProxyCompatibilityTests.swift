@@ -90,7 +90,7 @@ import Testing
         }
     }
 
-    @Test func nbthreadSetsTheEventLoopThreadsUnlessTheFlagDoes() async throws {
+    @Test func nbthreadSetsTheEventLoopThreadsUnlessTheEnvironmentOrTheFlagDoes() async throws {
         try await withScenario { scenario in
             let pki = try await scenario.makePKI()
             let echo = try scenario.startEchoServer()
@@ -99,8 +99,16 @@ import Testing
             let reverse = try scenario.start("reverse", try Harness.sidecarBinary(), ["reverse", "-f", directory])
             try await reverse.waitForLine(containing: ["info ready", "threads=3"])
             reverse.stop()
+            // $SIDECAR_THREADS is the default of --threads: it outranks nbthread, and the flag outranks it.
+            let environment = URL(fileURLWithPath: "/usr/bin/env")
+            let fromEnvironment = try scenario.start(
+                "reverse-env", environment,
+                ["SIDECAR_THREADS=4", try Harness.sidecarBinary().path, "reverse", "-f", directory])
+            try await fromEnvironment.waitForLine(containing: ["info ready", "threads=4"])
+            fromEnvironment.stop()
             let flagged = try scenario.start(
-                "reverse-flag", try Harness.sidecarBinary(), ["reverse", "-f", directory, "--threads", "2"])
+                "reverse-flag", environment,
+                ["SIDECAR_THREADS=4", try Harness.sidecarBinary().path, "reverse", "-f", directory, "--threads", "2"])
             try await flagged.waitForLine(containing: ["info ready", "threads=2"])
         }
     }
