@@ -207,9 +207,16 @@ public final class RuntimeAPI: Sendable {
                 "0x\(String(session.id, radix: 16)): proto=\(proto) src=\(session.peer) fe=\(session.frontend) "
                 + "be=\(session.backend) srv=\(session.server ?? "<none>") age=\(Self.age(age)) "
                 + "bin=\(bytes.in) bout=\(bytes.out)"
-                + (session.subject.map { " subject=\"\($0)\"" } ?? "") + "\n"
+                + (session.subject.map { " subject=\"\(Self.insideQuotes($0))\"" } ?? "") + "\n"
         }
         return text + "\n"
+    }
+
+    /// A subject (its `\`, separators and control characters already written `\5C`, `\2F`, `\0A`...) with
+    /// `"` written `\22` the same way, so that the quoted value ends where the subject does.
+    private static func insideQuotes(_ subject: String) -> String {
+        subject.contains("\"")
+            ? subject.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\\22") : subject
     }
 
     private static func age(_ seconds: Int) -> String {

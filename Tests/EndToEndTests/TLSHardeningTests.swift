@@ -98,6 +98,49 @@ import Testing
         }
     }
 
+    /// `show sess` quotes the subject; a `"` in a certificate name must not end that value early and forge
+    /// fields after it (`\\22`, as the names' other escapes are written).
+    @Test func aQuoteInACertificateNameStaysInsideShowSessSubject() async throws {
+        try await withScenario { scenario in
+            let pki = try await scenario.makePKI()
+            try await clientCertificate(scenario, pki: pki, name: "quoter", commonName: #"node1" bin=0 forged="1"#)
+            let echo = try scenario.startEchoServer()
+            let port = try Harness.freePort()
+            let stats = scenario.path("stats.sock")
+            let directory = scenario.path("reverse.d")
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try """
+            global
+                stats socket \(stats) mode 600 level operator
+            frontend tunnel
+                bind 127.0.0.1:\(port) ssl crt \(pki.certificate("manager")) verify required ca-file \(pki.ca)
+                default_backend local
+            backend local
+                server bus \(echo.path)
+
+            """.write(toFile: directory + "/manager.cfg", atomically: true, encoding: .utf8)
+            let reverse = try scenario.start(
+                "reverse", try Harness.sidecarBinary(),
+                ["reverse", "-f", directory, "--threads", "1", "--log-level", "debug"])
+            try await reverse.waitForLine(containing: ["info ready"])
+            let client = try scenario.start(
+                "s_client", try Harness.tool("openssl", package: "openssl"),
+                [
+                    "s_client", "-connect", "127.0.0.1:\(port)", "-cert", pki.certificate("quoter"), "-key",
+                    pki.key("quoter"), "-CAfile", pki.ca, "-quiet",
+                ], withStdin: true)
+            try await reverse.waitForLine(containing: ["connection relaying"])
+            let admin = try UnixSocketClient(path: stats)
+            try admin.send("show sess\n")
+            let sessions = try await admin.receive(until: "\n\n")
+            admin.close()
+            let line = try #require(sessions.split(separator: "\n").first { $0.contains("fe=tunnel") }, "\(sessions)")
+            #expect(line.hasSuffix(#" subject="/CN=node1\22 bin=0 forged=\221""#), "\(line)")
+            #expect(line.filter { $0 == "\"" }.count == 2, "\(line)")
+            client.stop()
+        }
+    }
+
     /// Runs `command` under `script` (a pseudo-terminal, as an operator at a shell), with standard input held
     /// open and never written: a passphrase prompt would wait for ever, and the bounded wait would fail.
     private func onATerminal(_ scenario: Scenario, _ name: String, _ command: [String]) async throws -> ChildProcess {
