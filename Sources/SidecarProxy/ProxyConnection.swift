@@ -48,12 +48,12 @@ final class ProxyConnection {
     private let bind: BindPlan
     private let client: Channel
     private let logger: Logger
-    /// The relay handlers belong to their pipelines, and they keep this object alive; these are weak so the
-    /// connection is freed with its channels.
-    private weak var clientRelay: RelayHandler?
-    private weak var serverRelay: RelayHandler?
-    /// `option dbus`'s handler on the client channel, if any (it belongs to the pipeline, hence weak).
-    private weak var dbusFilter: DBusFilter?
+    /// The current server channel's relay handler, by identity only: events from a server given up for another
+    /// are ignored. The handlers belong to their pipelines and keep this object alive; it holds no reference
+    /// to them, not even a weak one: a weakly referenced object keeps its reference counts in a side table,
+    /// and every retain and release of a relay handler (a dozen per relayed message, most in NIO's pipeline)
+    /// then takes the slow path. `linkRelay` finds the handlers in their pipelines instead.
+    private var serverRelay: ObjectIdentifier?
     private var state: State
     private let started = NIODeadline.now()
     private let acceptedAt = ConnectionLog.now()
@@ -103,7 +103,6 @@ final class ProxyConnection {
             return
         }
         let relay = RelayHandler(connection: connection, side: .client)
-        connection.clientRelay = relay
         let operations = channel.pipeline.syncOperations
         if let tls = bind.tls {
             let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
@@ -115,7 +114,6 @@ final class ProxyConnection {
             let filter = DBusFilter(
                 settings: dbus, frontend: frontend.frontend.name, peerAddress: connection.peerAddress,
                 logger: logger, counters: connection.session?.frontendCounters)
-            connection.dbusFilter = filter
             try operations.addHandler(filter)
         }
         try operations.addHandler(relay)
@@ -189,7 +187,10 @@ final class ProxyConnection {
             // The log's `subject` is the TLS peer's: the client's on a TLS listener, else the server's.
             if peerSubject == nil {
                 peerSubject = completed.peerSubject
-                dbusFilter?.serverVerified(subject: completed.peerSubject)
+                if frontend.frontend.dbus != nil {
+                    try? client.pipeline.syncOperations.handler(type: DBusFilter.self)
+                        .serverVerified(subject: completed.peerSubject)
+                }
             }
             linkRelay(to: channel)
         default:
@@ -205,7 +206,7 @@ final class ProxyConnection {
 
     /// Events from a server channel given up for another (failover) no longer concern this connection.
     private func isCurrent(_ relay: RelayHandler, _ side: Side) -> Bool {
-        side == .client || relay === serverRelay
+        side == .client || ObjectIdentifier(relay) == serverRelay
     }
 
     func failed(_ side: Side, _ error: any Error, from relay: RelayHandler) {
@@ -330,7 +331,7 @@ final class ProxyConnection {
                 channel.eventLoop.makeCompletedFuture {
                     let connection = bound.value
                     let relay = RelayHandler(connection: connection, side: .server)
-                    connection.serverRelay = relay
+                    connection.serverRelay = ObjectIdentifier(relay)
                     if let tls = server.tls {
                         try channel.pipeline.syncOperations.addHandler(
                             TLSHandler(
@@ -390,7 +391,9 @@ final class ProxyConnection {
     }
 
     private func linkRelay(to channel: Channel) {
-        guard let clientRelay, let serverRelay else { return }
+        guard let clientRelay = try? client.pipeline.syncOperations.handler(type: RelayHandler.self),
+            let serverRelay = try? channel.pipeline.syncOperations.handler(type: RelayHandler.self)
+        else { return }
         if let connectStarted { connectMilliseconds = (NIODeadline.now() - connectStarted).nanoseconds / 1_000_000 }
         state = .relaying(server: channel)
         if let serverName { session?.relaying(to: serverName) }
