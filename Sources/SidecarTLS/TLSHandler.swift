@@ -383,7 +383,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func writeOutbound(context: ChannelHandlerContext, always: Bool = false) {
         guard let connection else { return }
         let records: ByteBuffer
-        if connection.hasOutbound, let taken = connection.takeOutbound() {
+        if let taken = connection.takeOutbound() {
             records = taken
         } else if always || unflushedPromise != nil {
             records = context.channel.allocator.buffer(capacity: 0)
