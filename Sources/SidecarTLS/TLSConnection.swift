@@ -21,7 +21,9 @@ final class TLSConnection {
     let context: TLSContext
     /// `SSL*`, owned.
     private let ssl: OpaquePointer
-    private let allocator: ByteBufferAllocator
+    /// The channel's allocator, taken once: asking the channel for it costs an existential call and reference
+    /// counting on every message.
+    let allocator: ByteBufferAllocator
     /// Ciphertext received and not yet taken by OpenSSL, and records not yet written to the socket; one
     /// property, so each operation checks one access (see `CiphertextBuffers`).
     private var ciphertext = CiphertextBuffers()
