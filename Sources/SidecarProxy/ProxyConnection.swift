@@ -48,20 +48,19 @@ final class ProxyConnection {
     private let bind: BindPlan
     private let client: Channel
     private let logger: Logger
-    /// The relay handlers belong to their pipelines, and they keep this object alive; these are weak so the
-    /// connection is freed with its channels.
-    private weak var clientRelay: RelayHandler?
-    private weak var serverRelay: RelayHandler?
-    /// `option dbus`'s handler on the client channel, if any (it belongs to the pipeline, hence weak).
-    private weak var dbusFilter: DBusFilter?
+    /// The current server channel's relay handler, by identity only: events from a server given up for another
+    /// are ignored. The handlers belong to their pipelines and keep this object alive; it holds no reference
+    /// to them, not even a weak one: a weakly referenced object keeps its reference counts in a side table,
+    /// and every retain and release of a relay handler (a dozen per relayed message, most in NIO's pipeline)
+    /// then takes the slow path. `linkRelay` finds the handlers in their pipelines instead.
+    private var serverRelay: ObjectIdentifier?
     private var state: State
     private let started = NIODeadline.now()
     private let acceptedAt = ConnectionLog.now()
-    private var bytesFromClient = 0
-    private var bytesFromServer = 0
     private var peerSubject: String?
-    /// This connection in the runtime API's session table (`show sess`, `show stat` bytes).
-    private var session: LiveSession?
+    /// This connection in the runtime API's session table (`show sess`, `show stat` bytes); its byte counts
+    /// are also the log line's. A `let`, so counting a read costs no reference count traffic.
+    private let session: LiveSession
     /// The server slot held in the balancer, given back when the connection ends or the attempt fails.
     private var pick: Balancer.Pick?
     private var serverName: String?
@@ -88,22 +87,22 @@ final class ProxyConnection {
     static func accept(
         _ channel: Channel, frontend: FrontendPlan, bind: BindPlan, registry: ConnectionRegistry, logger: Logger
     ) throws {
-        let connection = ProxyConnection(channel: channel, frontend: frontend, bind: bind, logger: logger)
-        connection.session = registry.statistics.open(
+        let session = registry.statistics.open(
             client: channel, frontend: frontend.frontend.name, backend: frontend.backend.backend.name,
-            peer: connection.peerAddress)
+            peer: peerAddress(of: channel, frontend: frontend))
+        let connection = ProxyConnection(
+            channel: channel, frontend: frontend, bind: bind, session: session, logger: logger)
         registry.register(channel)
         channel.closeFuture.whenComplete { _ in registry.unregister(channel) }
         // `tcp-request connection` runs at accept, as in HAProxy: a refused client gets no TLS byte.
         if let refusal = frontend.admit(connectionFrom: channel.remoteAddress) {
-            connection.session?.denied()
+            connection.session.denied()
             connection.refuse(ProxyError(refusal))
             connection.clientOpen = false
             channel.close(promise: nil)
             return
         }
         let relay = RelayHandler(connection: connection, side: .client)
-        connection.clientRelay = relay
         let operations = channel.pipeline.syncOperations
         if let tls = bind.tls {
             let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
@@ -114,16 +113,16 @@ final class ProxyConnection {
         if let dbus = frontend.frontend.dbus {
             let filter = DBusFilter(
                 settings: dbus, frontend: frontend.frontend.name, peerAddress: connection.peerAddress,
-                logger: logger, counters: connection.session?.frontendCounters)
-            connection.dbusFilter = filter
+                logger: logger, counters: connection.session.frontendCounters)
             try operations.addHandler(filter)
         }
         try operations.addHandler(relay)
         if bind.tls == nil { connection.connectNextServer() }
     }
 
-    private init(channel: Channel, frontend: FrontendPlan, bind: BindPlan, logger: Logger) {
+    private init(channel: Channel, frontend: FrontendPlan, bind: BindPlan, session: LiveSession, logger: Logger) {
         self.client = channel
+        self.session = session
         self.frontend = frontend
         self.bind = bind
         self.logger = logger
@@ -133,8 +132,7 @@ final class ProxyConnection {
     // MARK: events from the relay handlers
 
     func count(_ bytes: Int, from side: Side) {
-        if side == .client { bytesFromClient += bytes } else { bytesFromServer += bytes }
-        session?.add(bytes, fromClient: side == .client)
+        session.add(bytes, fromClient: side == .client)
         if idle != nil { lastActivity = .now() }
     }
 
@@ -152,10 +150,10 @@ final class ProxyConnection {
         case (.client, .clientHandshake):
             leavePendingHandshakes()
             peerSubject = completed.peerSubject
-            session?.setSubject(completed.peerSubject)
-            session?.handshakeCompleted(after: completed.duration)
+            session.setSubject(completed.peerSubject)
+            session.handshakeCompleted(after: completed.duration)
             if let refusal = frontend.admit(client: completed, on: bind, from: client.remoteAddress) {
-                session?.denied()
+                session.denied()
                 refuse(TLSError.rejected(refusal, certificate: completed.peerCertificate))
                 client.close(promise: nil)
                 return
@@ -189,7 +187,10 @@ final class ProxyConnection {
             // The log's `subject` is the TLS peer's: the client's on a TLS listener, else the server's.
             if peerSubject == nil {
                 peerSubject = completed.peerSubject
-                dbusFilter?.serverVerified(subject: completed.peerSubject)
+                if frontend.frontend.dbus != nil {
+                    try? client.pipeline.syncOperations.handler(type: DBusFilter.self)
+                        .serverVerified(subject: completed.peerSubject)
+                }
             }
             linkRelay(to: channel)
         default:
@@ -205,7 +206,7 @@ final class ProxyConnection {
 
     /// Events from a server channel given up for another (failover) no longer concern this connection.
     private func isCurrent(_ relay: RelayHandler, _ side: Side) -> Bool {
-        side == .client || relay === serverRelay
+        side == .client || ObjectIdentifier(relay) == serverRelay
     }
 
     func failed(_ side: Side, _ error: any Error, from relay: RelayHandler) {
@@ -214,7 +215,7 @@ final class ProxyConnection {
         case (.client, .clientHandshake):
             leavePendingHandshakes()
             let code = (error as? TLSError)?.code
-            session?.handshakeFailed(
+            session.handshakeFailed(
                 code == TLSError.certificateRejected
                     ? .certificate : code == TLSError.handshakeTimeout ? .timeout : .protocolError)
             refuse(error)
@@ -238,7 +239,7 @@ final class ProxyConnection {
         switch side {
         case .client:
             clientOpen = false
-            if session?.wasShutDown == true { end("K") }
+            if session.wasShutDown { end("K") }
             switch state {
             case .clientHandshake:
                 leavePendingHandshakes()
@@ -278,7 +279,7 @@ final class ProxyConnection {
     private func displaced() {
         guard handshakeTicket != nil, case .clientHandshake = state else { return }
         handshakeTicket = nil
-        session?.handshakeFailed(.timeout)
+        session.handshakeFailed(.timeout)
         refuse(
             ProxyError(
                 "TLS handshake not finished when \(bind.handshakes.limit) newer connections were handshaking; closed "
@@ -330,7 +331,7 @@ final class ProxyConnection {
                 channel.eventLoop.makeCompletedFuture {
                     let connection = bound.value
                     let relay = RelayHandler(connection: connection, side: .server)
-                    connection.serverRelay = relay
+                    connection.serverRelay = ObjectIdentifier(relay)
                     if let tls = server.tls {
                         try channel.pipeline.syncOperations.addHandler(
                             TLSHandler(
@@ -365,7 +366,7 @@ final class ProxyConnection {
                 metadata: [
                     "server": "\(server.server.name)", "address": "\(server.server.address)", "reason": "\(error)",
                 ])
-            session?.connectFailed(to: server.server.name)
+            session.connectFailed(to: server.server.name)
             if let error = error as? ChannelError, case .connectTimeout = error {
                 lastAttemptTimedOut = true
             } else {
@@ -390,10 +391,12 @@ final class ProxyConnection {
     }
 
     private func linkRelay(to channel: Channel) {
-        guard let clientRelay, let serverRelay else { return }
+        guard let clientRelay = try? client.pipeline.syncOperations.handler(type: RelayHandler.self),
+            let serverRelay = try? channel.pipeline.syncOperations.handler(type: RelayHandler.self)
+        else { return }
         if let connectStarted { connectMilliseconds = (NIODeadline.now() - connectStarted).nanoseconds / 1_000_000 }
         state = .relaying(server: channel)
-        if let serverName { session?.relaying(to: serverName) }
+        if let serverName { session.relaying(to: serverName) }
         RelayHandler.link(clientRelay, serverRelay)
         updateIdleTimeout()
         logger.debug(
@@ -507,12 +510,13 @@ final class ProxyConnection {
         logged = true
         let milliseconds = (NIODeadline.now() - started).nanoseconds / 1_000_000
         let connections = frontend.backend.balancer.connections(on: pick?.index)
+        let bytes = session.bytes
         let log = ConnectionLog(
             client: frontend.frontend.tcplog ? logClient : peerAddress, accepted: acceptedAt,
             frontend: frontend.frontend.name, bindName: bindName, tls: bind.tls != nil,
             backend: frontend.backend.backend.name, server: serverName, queueMilliseconds: tried.isEmpty ? -1 : 0,
             connectMilliseconds: connectMilliseconds, totalMilliseconds: milliseconds,
-            bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, termination: termination ?? .normal,
+            bytesFromClient: bytes.in, bytesFromServer: bytes.out, termination: termination ?? .normal,
             processConnections: bind.gates.global.count, frontendConnections: bind.gates.frontend.count,
             backendConnections: connections.backend, serverConnections: connections.server,
             retries: max(tried.count - 1, 0), redispatched: redispatched, peerSubject: peerSubject,
@@ -526,7 +530,9 @@ final class ProxyConnection {
     }
 
     /// The readable line's peer: `address:port`, or `unix:<frontend>`.
-    private var peerAddress: String {
+    private var peerAddress: String { Self.peerAddress(of: client, frontend: frontend) }
+
+    private static func peerAddress(of client: Channel, frontend: FrontendPlan) -> String {
         guard let address = client.remoteAddress else { return "unix:\(frontend.frontend.name)" }
         switch address {
         case .unixDomainSocket: return "unix:\(frontend.frontend.name)"

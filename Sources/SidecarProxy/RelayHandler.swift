@@ -4,7 +4,9 @@ import NIOCore
 /// (client side with server side), passing bytes across in both directions.
 ///
 /// - Backpressure: a read is requested from this channel only while the partner channel is writable, so
-///   neither side reads faster than the other drains.
+///   neither side reads faster than the other drains. Each handler keeps its partner's writability in a flag
+///   the partner updates (`channelWritabilityChanged`, close), so the read NIO asks for after every read burst
+///   costs no look at the other channel.
 /// - Before the pair is linked (while the backend is being connected and its handshake runs) reads are held
 ///   and anything that already arrived (bytes, EOF) is kept and handed over at `link`.
 /// - Half-close: EOF on one channel closes the partner's output only; a channel whose input and output are
@@ -22,6 +24,8 @@ final class RelayHandler: ChannelDuplexHandler {
     private var partner: RelayHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    /// Whether the partner's channel takes writes: false until linked and after the partner closed.
+    private var partnerWritable = false
     private var held: CircularBuffer<ByteBuffer> = CircularBuffer(initialCapacity: 2)
     private var inputClosed = false
     private var outputClosed = false
@@ -44,6 +48,8 @@ final class RelayHandler: ChannelDuplexHandler {
     static func link(_ first: RelayHandler, _ second: RelayHandler) {
         first.partner = second
         second.partner = first
+        first.partnerWritable = second.channelWritable
+        second.partnerWritable = first.channelWritable
         first.releaseHeld()
         second.releaseHeld()
     }
@@ -55,7 +61,7 @@ final class RelayHandler: ChannelDuplexHandler {
             partner.partnerFlush()
         }
         if inputClosed { partner.partnerCloseOutput() }
-        if pendingRead, partner.partnerWritable {
+        if pendingRead, partnerWritable {
             pendingRead = false
             context?.read()
         }
@@ -85,7 +91,7 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { partner?.partnerBecameWritable() }
+        partner?.partnerWritabilityChanged(to: context.channel.isWritable)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -103,7 +109,7 @@ final class RelayHandler: ChannelDuplexHandler {
     // MARK: outbound
 
     func read(context: ChannelHandlerContext) {
-        if let partner, partner.partnerWritable {
+        if partnerWritable {
             context.read()
         } else {
             pendingRead = true
@@ -112,7 +118,7 @@ final class RelayHandler: ChannelDuplexHandler {
 
     // MARK: called by the partner
 
-    private var partnerWritable: Bool { context?.channel.isWritable ?? false }
+    private var channelWritable: Bool { context?.channel.isWritable ?? false }
 
     private func partnerWrite(_ buffer: ByteBuffer) {
         context?.write(wrapOutboundOut(buffer), promise: nil)
@@ -122,8 +128,9 @@ final class RelayHandler: ChannelDuplexHandler {
         context?.flush()
     }
 
-    private func partnerBecameWritable() {
-        guard pendingRead, let context else { return }
+    private func partnerWritabilityChanged(to writable: Bool) {
+        partnerWritable = writable
+        guard writable, pendingRead, let context else { return }
         pendingRead = false
         context.read()
     }
@@ -144,6 +151,7 @@ final class RelayHandler: ChannelDuplexHandler {
     /// draining and closing its output in order, so it is left to finish; after an error or a reset nothing
     /// more can be relayed and this side closes now.
     private func partnerClosed(cleanly: Bool) {
+        partnerWritable = false
         guard !cleanly, let context else { return }
         context.close(promise: nil)
     }

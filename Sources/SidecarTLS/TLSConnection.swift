@@ -10,7 +10,7 @@ import NIOCore
 ///
 /// Ciphertext in: `feed(_:)` hands OpenSSL a received `ByteBuffer` without copying it; OpenSSL copies
 /// from it into its record buffer through the BIO read callback. Ciphertext out: OpenSSL's BIO write
-/// callback appends records to `outbound`, which the handler writes to the socket on flush.
+/// callback appends records to the outbound buffer, which the handler writes to the socket on flush.
 ///
 /// Ownership: this object owns the `SSL*` (freed in `deinit`); the `SSL` owns the BIO (`SSL_set_bio`), and
 /// the BIO points back at this object unretained, which is safe because OpenSSL only calls the BIO
@@ -21,15 +21,12 @@ final class TLSConnection {
     let context: TLSContext
     /// `SSL*`, owned.
     private let ssl: OpaquePointer
-    private let allocator: ByteBufferAllocator
-    /// Received ciphertext not yet taken by OpenSSL.
-    /// Usually one buffer; a second arrives while a record that began in the first is incomplete. Queued
-    /// rather than appended, so a large read that follows a partial record is never copied.
-    private var inbound = CircularBuffer<ByteBuffer>(initialCapacity: 2)
-    /// The peer closed TCP: the BIO reports end of file instead of "retry".
-    private var inboundEOF = false
-    /// Ciphertext OpenSSL produced, not yet written to the socket.
-    private var outbound: ByteBuffer?
+    /// The channel's allocator, taken once: asking the channel for it costs an existential call and reference
+    /// counting on every message.
+    let allocator: ByteBufferAllocator
+    /// Ciphertext received and not yet taken by OpenSSL, and records not yet written to the socket; one
+    /// property, so each operation checks one access (see `CiphertextBuffers`).
+    private var ciphertext = CiphertextBuffers()
     /// Client role: the key under which this peer's session is cached for resumption.
     let sessionKey: String?
     /// The first certificate verification failure OpenSSL reported, with the certificate it concerned.
@@ -105,22 +102,19 @@ final class TLSConnection {
     /// Queues received ciphertext for OpenSSL.
     func feed(_ buffer: inout ByteBuffer) {
         guard buffer.readableBytes > 0 else { return }
-        inbound.append(buffer)
+        ciphertext.append(buffer)
     }
 
     /// The peer closed TCP; OpenSSL will see end of file once the queued bytes are consumed.
-    func feedEOF() { inboundEOF = true }
+    func feedEOF() { ciphertext.markEndOfFile() }
 
-    /// Takes the ciphertext produced so far, to be written to the socket.
-    func takeOutbound() -> ByteBuffer? {
-        defer { outbound = nil }
-        return outbound
-    }
+    /// Takes the ciphertext produced so far, to be written to the socket; nil when there is none.
+    func takeOutbound() -> ByteBuffer? { ciphertext.takeOutbound() }
 
-    var hasOutbound: Bool { (outbound?.readableBytes ?? 0) > 0 }
+    var hasOutbound: Bool { ciphertext.hasOutbound }
 
     /// Ciphertext received and not yet taken by OpenSSL, in bytes.
-    var queuedCiphertext: Int { inbound.reduce(0) { $0 + $1.readableBytes } }
+    var queuedCiphertext: Int { ciphertext.queuedBytes }
 
     /// Whether OpenSSL gives its record buffers back whenever they are empty (`SSL_MODE_RELEASE_BUFFERS`).
     var releasesBuffers: Bool { SSL_ctrl(ssl, SSL_CTRL_MODE, 0, nil) & Int(SSL_MODE_RELEASE_BUFFERS) != 0 }
@@ -128,7 +122,7 @@ final class TLSConnection {
     /// Whether another `read` could produce anything: queued ciphertext, an end of file to report, or bytes
     /// OpenSSL holds (a partial or undecrypted record, decrypted bytes not yet taken). When false, a `read`
     /// would only answer `wantRead`; skipping it saves an OpenSSL call per message.
-    var mayReadMore: Bool { !inbound.isEmpty || inboundEOF || SSL_has_pending(ssl) == 1 }
+    var mayReadMore: Bool { ciphertext.hasInput || SSL_has_pending(ssl) == 1 }
 
     // MARK: TLS operations
 
@@ -163,16 +157,14 @@ final class TLSConnection {
         return outcome(of: result, duringHandshake: false)
     }
 
-    /// Encrypts all of `buffer` into records on `outbound`. Our BIO never refuses a write, so OpenSSL
-    /// consumes everything in one call unless the connection failed.
+    /// Encrypts all of `buffer` into records on the outbound buffer. Our BIO never refuses a write, so
+    /// OpenSSL consumes everything in one call unless the connection failed.
     func write(_ buffer: ByteBuffer) -> Outcome {
         guard buffer.readableBytes > 0 else { return .done }
-        if outbound == nil {
-            // Room for the records this write makes (at most 16 KiB of plaintext each, plus header, tag and
-            // padding), so encrypting a large write never regrows and copies the buffer.
-            let records = buffer.readableBytes / (16 * 1024) + 1
-            outbound = allocator.buffer(capacity: buffer.readableBytes + records * 64)
-        }
+        // Room for the records this write makes (at most 16 KiB of plaintext each, plus header, tag and
+        // padding), so encrypting a large write never regrows and copies the buffer.
+        let records = buffer.readableBytes / (16 * 1024) + 1
+        ciphertext.reserveOutbound(buffer.readableBytes + records * 64, allocator: allocator)
         OpenSSLErrorQueue.clear()
         let result = buffer.withUnsafeReadableBytes { bytes in
             SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
@@ -181,7 +173,7 @@ final class TLSConnection {
         return outcome(of: result, duringHandshake: false)
     }
 
-    /// Queues our close_notify on `outbound`.
+    /// Queues our close_notify on the outbound buffer.
     func shutdown() {
         OpenSSLErrorQueue.clear()
         _ = SSL_shutdown(ssl)
@@ -211,7 +203,7 @@ final class TLSConnection {
                 certificate: verifyFailure.certificate, openSSLErrors: errors)
         }
         let reasons = errors.compactMap(Self.reason(of:))
-        if inboundEOF || reasons.contains("unexpected eof while reading") {
+        if ciphertext.inboundEOF || reasons.contains("unexpected eof while reading") {
             if duringHandshake {
                 return TLSError(
                     .handshakeFailed, "peer closed the connection during the handshake", openSSLErrors: errors)
@@ -337,31 +329,21 @@ final class TLSConnection {
 
     fileprivate func bioRead(into destination: UnsafeMutablePointer<CChar>, count: Int32, bio: OpaquePointer) -> Int32 {
         COpenSSLShims_BIO_clear_retry_flags(bio)
-        guard !inbound.isEmpty else {
-            if inboundEOF { return 0 }
+        // OpenSSL's record buffer, `count` bytes, borrowed for this call.
+        switch ciphertext.read(into: UnsafeMutableRawPointer(destination), count: Int(count)) {
+        case .bytes(let taken):
+            return Int32(taken)
+        case .endOfFile:
+            return 0
+        case .retry:
             COpenSSLShims_BIO_set_retry_read(bio)
             return -1
         }
-        // One copy, from NIO's buffer into OpenSSL's record buffer; a record split across two buffers is
-        // read in two calls.
-        let taken = min(Int(count), inbound[inbound.startIndex].readableBytes)
-        inbound[inbound.startIndex].readWithUnsafeReadableBytes { bytes in
-            UnsafeMutableRawPointer(destination).copyMemory(from: bytes.baseAddress!, byteCount: taken)
-            return taken
-        }
-        // Let go of a drained buffer at once: an idle connection must not keep its last read alive.
-        if inbound[inbound.startIndex].readableBytes == 0 { inbound.removeFirst() }
-        return Int32(taken)
     }
 
     fileprivate func bioWrite(from source: UnsafePointer<CChar>, count: Int32) -> Int32 {
-        let length = Int(count)
-        if outbound == nil {
-            // Sized for what OpenSSL writes first (one record, or the handshake flight); a burst of records
-            // grows it geometrically.
-            outbound = allocator.buffer(capacity: max(length, 512))
-        }
-        outbound!.writeBytes(UnsafeRawBufferPointer(start: source, count: length))
+        // OpenSSL's bytes, borrowed for this call: copied onto the outbound buffer.
+        ciphertext.appendOutbound(UnsafeRawBufferPointer(start: source, count: Int(count)), allocator: allocator)
         return count
     }
 }

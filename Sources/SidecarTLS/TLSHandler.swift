@@ -212,12 +212,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     ///   record in progress, so the plaintext fits in that many bytes: small messages get small buffers.
     private func decrypt(context: ChannelHandlerContext, expecting: Int = 16 * 1024) {
         guard let connection else { return }
-        var plaintext = context.channel.allocator.buffer(capacity: Self.plaintextCapacity(expecting))
+        var plaintext = connection.allocator.buffer(capacity: Self.plaintextCapacity(expecting))
         loop: while true {
             if plaintext.writableBytes == 0 {
                 producedPlaintext = true
                 context.fireChannelRead(wrapInboundOut(plaintext))
-                plaintext = context.channel.allocator.buffer(capacity: Self.plaintextCapacity(expecting))
+                plaintext = connection.allocator.buffer(capacity: Self.plaintextCapacity(expecting))
             }
             switch connection.read(into: &plaintext) {
             case .done:
@@ -383,7 +383,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func writeOutbound(context: ChannelHandlerContext, always: Bool = false) {
         guard let connection else { return }
         let records: ByteBuffer
-        if connection.hasOutbound, let taken = connection.takeOutbound() {
+        if let taken = connection.takeOutbound() {
             records = taken
         } else if always || unflushedPromise != nil {
             records = context.channel.allocator.buffer(capacity: 0)
