@@ -59,6 +59,17 @@ check_release() {
     say "ldd: only $(tr '\n' ' ' <<<"$libs")"
 
     readelf -d "$binary" | contains 'BIND_NOW' || fail "the release binary is not linked with -z now (full RELRO)"
+    readelf -h "$binary" | contains 'DYN (Position-Independent Executable' || fail "the release binary is not PIE"
+
+    # The size and start-up flags of the Makefile's RELEASE_FLAGS took: no symbol of its own exported (the
+    # Swift driver's -export-dynamic made 13,900), relative relocations packed where glibc reads DT_RELR.
+    local exported
+    exported=$(readelf --dyn-syms -W "$binary" | awk 'NR > 3 && $7 != "UND"' | wc -l)
+    ((exported < 50)) || fail "the release binary exports $exported symbols (--no-export-dynamic did not take)"
+    if [[ $(make -s print-release-flags) == *pack-relative-relocs* ]]; then
+        readelf -d "$binary" | contains '(RELR)' || fail "the release binary has no DT_RELR (-z pack-relative-relocs)"
+    fi
+    say "exports $exported symbols; $(readelf -d "$binary" | grep -c '(RELR)') DT_RELR table"
 
     # Debug information: in sidecar.debug, which the stripped binary names.
     [[ -s $dist/sidecar.debug ]] || fail "no $dist/sidecar.debug"
