@@ -71,6 +71,19 @@ check_release() {
     fi
     say "exports $exported symbols; $(readelf -d "$binary" | grep -c '(RELR)') DT_RELR table"
 
+    # The start-up order took: every function scripts/sidecar.order names lies in the first 6 MiB of .text
+    # (ordered, the sections holding them fill 5.2 MB; unordered, 900 of the 2,800 lie beyond). sidecar.debug
+    # keeps the symbol table the stripped binary lost.
+    local text_start far
+    text_start=$(readelf -SW "$dist/sidecar.debug" 2>/dev/null | awk '$2 == ".text" { print "0x" $4 }')
+    far=$(nm -t d --defined-only "$dist/sidecar.debug" | awk -v start=$((text_start)) '
+        NR == FNR { want[$0] = 1; next }
+        ($3 in want) && !($3 in seen) { seen[$3] = 1; if ($1 - start > 6291456) far++ }
+        END { print far + 0 }' scripts/sidecar.order -)
+    ((far == 0)) || fail "$far start-up functions lie beyond 6 MiB into .text: the order file did not take" \
+        "(or start-up outgrew it: see scripts/startup-order.sh)"
+    say "start-up functions (scripts/sidecar.order) at the start of .text"
+
     # Debug information: in sidecar.debug, which the stripped binary names.
     [[ -s $dist/sidecar.debug ]] || fail "no $dist/sidecar.debug"
     readelf -S "$binary" | contains '\.debug_info' && fail "the release binary still has .debug_info"
