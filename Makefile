@@ -42,7 +42,7 @@ OUT         := $(SCRATCH)/dist
 # -z now: full RELRO, the hardening Debian and Fedora link their packages with.
 # -use-ld=lld, --symbol-ordering-file: the sections holding the functions start-up runs (scripts/sidecar.order,
 #   from scripts/startup-order.sh) placed together at the start of .text, so that the kernel's 64 KiB
-#   fault-around maps 4.8 MB of code at rest instead of 9 MB. Only lld (in the Swift toolchain) orders
+#   fault-around maps 4.8 MiB of code at rest instead of 8.7 MiB. Only lld (in the Swift toolchain) orders
 #   sections by symbol; a stale name in the file is skipped (--no-warn-symbol-ordering).
 # --no-export-dynamic: the Swift driver exports every symbol of the program's own modules (1.3 MB of dynamic
 #   symbol table that nothing loads symbols from); crash backtraces name functions from sidecar.debug.
