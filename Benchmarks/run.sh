@@ -20,8 +20,10 @@ require_tools Benchmarks/run.sh "haproxy python3 gcc util-linux" haproxy python3
 
 SCRATCH=${SCRATCH:-$ROOT/.build-release}
 echo "==> swift build -c release"
-# The release flags of `make` (Makefile, SWIFTFLAGS) that change the code: the static Swift runtime.
-(cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar --static-swift-stdlib)
+# The release flags of `make` that change the binary (the Makefile's RELEASE_FLAGS: the static Swift runtime,
+# the hardening, the linker and the start-up order), so that what is measured is what ships.
+read -r -a RELEASE_FLAGS <<<"$(make -s -C "$ROOT" print-release-flags)"
+(cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product sidecar "${RELEASE_FLAGS[@]}")
 # The harness starts "$SIDECAR forward|reverse ..." and sets NO_RESUME=1 for its full-handshake rounds; this
 # wrapper turns that into --no-ssl-reuse on the forward side (exec keeps the PID the harness measures).
 WRAPPER=$SCRATCH/sidecar-bench
