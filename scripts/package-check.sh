@@ -248,6 +248,13 @@ check_deb() {
     done
     dpkg-deb -f "$deb" Depends | contains 'libssl3' || fail "Depends lacks libssl3: $(dpkg-deb -f "$deb" Depends)"
     dpkg-deb -f "$deb" Depends | contains 'libsystemd0' || fail "Depends lacks libsystemd0"
+    local unpacked
+    scratch unpacked
+    dpkg-deb -x "$deb" "$unpacked"
+    if readelf -V "$unpacked/usr/bin/sidecar" | contains GLIBC_ABI_DT_RELR; then
+        dpkg-deb -f "$deb" Depends | contains 'libc6 (>= 2.36)' ||
+            fail "the binary needs GLIBC_ABI_DT_RELR (glibc 2.36) but Depends says $(dpkg-deb -f "$deb" Depends)"
+    fi
     dpkg-deb -I "$deb" conffiles | contains '^/etc/sidecar/conf.d/bluechi-agent.cfg$' ||
         fail "bluechi-agent.cfg is not a conffile"
     say "dpkg -c: binary, units, sysusers, tmpfiles, conffiles, man pages; Depends: $(dpkg-deb -f "$deb" Depends)"
