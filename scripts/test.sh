@@ -172,7 +172,7 @@ step_soak_checks() {
 
 # The instrumented builds: .build-fuzz (AddressSanitizer, libFuzzer's coverage instrumentation, libFuzzer linked
 # into sidecar-fuzz only: both the fuzzer and the ASan test bundle, one build) and .build-tsan (ThreadSanitizer).
-# FUZZ_FLAGS in scripts/fuzz.sh says how the first is made; it must stay the same here, or fuzz.sh rebuilds.
+# The first takes its flags from scripts/fuzz.sh (FUZZ_FLAGS), so that fuzz.sh finds it up to date.
 step_sanitizer_builds() {
     say "instrumented builds: ASan + fuzzer coverage (.build-fuzz), TSan (.build-tsan)"
     local flags
