@@ -149,7 +149,7 @@ step_soak_checks() {
     # and 30 connections held over the end sample must fail the first on all four counts; a sidecar killed must
     # fail the second. Both at once, about 15 s, little CPU.
     say "the soak's failure checks trip (Benchmarks/soak_test.py, SOAK_INJECT)"
-    python3 Benchmarks/soak_test.py </dev/null 2>&1 | tail -n 3
+    python3 Benchmarks/soak_test.py </dev/null 2>&1 | tail -n 3 || die "the soak verdict's unit tests failed"
     local sidecar out faults='corrupt,break,refuse,fdleak'
     sidecar="$(swift build --show-bin-path)/sidecar"
     out="$(mktemp -d)"
