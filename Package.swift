@@ -11,9 +11,12 @@ let buildStamp: [CSetting] = ["SIDECAR_GIT_COMMIT", "SIDECAR_SWIFT_VERSION"].com
     return .define(name, to: "\"\(cleaned)\"")
 }
 
-/// scripts/fuzz.sh builds `sidecar-fuzz` with SIDECAR_LIBFUZZER=1 and `--sanitize fuzzer`: libFuzzer's `main` then
-/// drives the fuzz entry point, and the replayer's `@main` is left out (it would take the place of libFuzzer's).
+/// scripts/fuzz.sh builds with SIDECAR_LIBFUZZER=1, `--sanitize address` and libFuzzer's coverage flags: libFuzzer
+/// (and its `main`, which drives the fuzz entry point) is linked into `sidecar-fuzz` only, whose replayer `@main`
+/// is then left out; the test bundle of the same build runs under plain ASan (scripts/test.sh, step_sanitizers).
 let libFuzzer: [SwiftSetting] = Context.environment["SIDECAR_LIBFUZZER"] == "1" ? [.define("SIDECAR_LIBFUZZER")] : []
+let libFuzzerLink: [LinkerSetting] =
+    Context.environment["SIDECAR_LIBFUZZER"] == "1" ? [.unsafeFlags(["-sanitize=fuzzer"])] : []
 
 let package = Package(
     name: "sidecar",
@@ -106,7 +109,9 @@ let package = Package(
             ]
         ),
         // libFuzzer's driver for them (see libFuzzer above); in a normal build, a replayer of input files.
-        .executableTarget(name: "sidecar-fuzz", dependencies: ["SidecarFuzz"], swiftSettings: libFuzzer),
+        .executableTarget(
+            name: "sidecar-fuzz", dependencies: ["SidecarFuzz"], swiftSettings: libFuzzer, linkerSettings: libFuzzerLink
+        ),
         // Fixtures the in-process test targets share: a Unix echo server, a collecting client, configurations.
         .target(
             name: "SidecarTestSupport",

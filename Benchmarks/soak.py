@@ -16,6 +16,14 @@ All at once, on loopback only, every loop bounded by the run's end:
 Reports messages, corrupted bytes, breaks (expected: during a backend restart), refused connects, RSS and open
 descriptors of both sidecars early and at the end, and CPU. Exits 1 when a byte was corrupted, a connection broke
 outside a backend restart, a connect was refused, a sidecar exited or its descriptors grew beyond noise.
+
+SOAK_INJECT (comma-separated; only for showing that each check can fail, Benchmarks/soak_test.py and
+scripts/test.sh's step_soak_checks) makes the run misbehave on purpose:
+- corrupt: each echo server flips one byte of the 20th chunk it echoes;
+- break:   each echo server closes the connection of its 40th chunk (outside any backend restart);
+- refuse:  one connect, 4 s in, goes to a socket path where nothing listens;
+- fdleak:  30 idle connections are opened through both sidecars just before the end sample and held;
+- exit:    sidecar forward is killed 4 s in.
 """
 
 import asyncio
@@ -31,6 +39,8 @@ import time
 LONG = int(os.environ.get("LONG", "200"))
 CHURN_PER_SECOND = int(os.environ.get("CHURN", "20"))
 FD_NOISE = 24  # descriptors the end may hold beyond the quiet baseline (health checks, a late churn close)
+INJECT = {fault for fault in os.environ.get("SOAK_INJECT", "").split(",") if fault}
+FAULTS = {"corrupt", "break", "refuse", "fdleak", "exit"}
 
 
 def openssl(*args, cwd):
@@ -112,9 +122,17 @@ def process_sample(pid):
 
 
 async def echo_server(path):
+    chunks = 0
+
     async def serve(reader, writer):
+        nonlocal chunks
         try:
             while data := await reader.read(65536):
+                chunks += 1
+                if "corrupt" in INJECT and chunks == 20:
+                    data = bytes([data[0] ^ 0xFF]) + data[1:]
+                if "break" in INJECT and chunks == 40:
+                    break
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -137,8 +155,11 @@ class Soak:
                            broken_reloads=0, backend_restarts=0, disables=0, half_open=0, garbage=0)
         self.restart_windows = []  # (start, end) monotonic times when s1 is down or just restarted
         self.unexpected = []
+        self.exited = {}  # sidecar name -> exit status, for one that stopped during the run
         self.stop = False
         self.echo = {}
+        self.injected_refusal = False
+        self.held = []  # SOAK_INJECT=fdleak: connections kept open over the end sample
 
     def in_restart_window(self, t):
         return any(start <= t <= end for start, end in self.restart_windows)
@@ -165,11 +186,17 @@ class Soak:
         wait_for(lambda: os.path.exists(f"{self.d}/forward.sock"), "sidecar forward")
 
     def sample(self):
-        return {"forward": process_sample(self.forward.pid), "reverse": process_sample(self.reverse.pid)}
+        """Each running sidecar's figures; one that exited has none."""
+        return {name: process_sample(process.pid) for name, process in
+                (("forward", self.forward), ("reverse", self.reverse)) if process.poll() is None}
 
     async def connect(self):
+        path = f"{self.d}/forward.sock"
+        if "refuse" in INJECT and not self.injected_refusal and time.monotonic() - self.t0 > 4:
+            self.injected_refusal = True
+            path += ".nobody-listens"
         try:
-            return await asyncio.open_unix_connection(f"{self.d}/forward.sock")
+            return await asyncio.open_unix_connection(path)
         except (ConnectionRefusedError, FileNotFoundError) as error:
             self.counts["refused"] += 1
             self.unexpected.append(f"{time.monotonic() - self.t0:.1f}s: connect refused: {error}")
@@ -335,15 +362,17 @@ class Soak:
         self.baseline = self.sample()
         chaos = [asyncio.ensure_future(c()) for c in
                  (self.churn, self.reloads, self.backend_restarts, self.disable_enable, self.hostile)]
-        early_at = min(60, self.duration / 3)
+        if "exit" in INJECT:
+            chaos.append(asyncio.ensure_future(self.kill_forward_later()))
+        early_at = max(3, min(60, self.duration / 3))
         await asyncio.sleep(early_at - 3)
         self.early = self.sample()
-        while time.monotonic() - self.t0 < self.duration:
+        while time.monotonic() - self.t0 < self.duration and not self.exited:
             await asyncio.sleep(1)
             for name, process in (("forward", self.forward), ("reverse", self.reverse)):
                 if process.poll() is not None:
+                    self.exited[name] = process.returncode
                     self.unexpected.append(f"sidecar {name} exited with {process.returncode}")
-                    self.stop = True
         # The end: chaos stops, the long-lived connections keep going while the sidecars settle.
         for task in chaos:
             task.cancel()
@@ -353,9 +382,19 @@ class Soak:
         self.reverse.send_signal(signal.SIGHUP)  # the last good configuration, for sure
         self.forward.send_signal(signal.SIGHUP)
         await asyncio.sleep(4)
+        if "fdleak" in INJECT:
+            for _ in range(30):
+                self.held.append((await asyncio.open_unix_connection(f"{self.d}/forward.sock"))[1])
+            await asyncio.sleep(1)
         self.end = self.sample()
         self.stop = True
         await asyncio.gather(*long_tasks, return_exceptions=True)
+        for writer in self.held:
+            writer.close()
+
+    async def kill_forward_later(self):
+        await asyncio.sleep(1)  # started with the chaos, 3 s in
+        self.forward.kill()
 
     def stop_all(self):
         for process in (getattr(self, "forward", None), getattr(self, "reverse", None), *self.echo.values()):
@@ -377,20 +416,7 @@ class Soak:
             print(f"  {label:24} " + "; ".join(
                 f"{name} rss {s['rss_kib'] // 1024} MiB fds {s['fds']} cpu {s['cpu_s']} s"
                 for name, s in sample.items()))
-        failures = []
-        if c["corrupted_bytes"]:
-            failures.append(f"{c['corrupted_bytes']} bytes corrupted")
-        if c["breaks_unexpected"] or c["churn_failed_unexpected"]:
-            failures.append(f"{c['breaks_unexpected']} long-lived breaks and {c['churn_failed_unexpected']} "
-                            "churn failures outside a backend restart")
-        if c["refused"]:
-            failures.append(f"{c['refused']} connects refused")
-        for name in ("forward", "reverse"):
-            growth = self.end[name]["fds"] - self.baseline[name]["fds"]
-            if growth > FD_NOISE:
-                failures.append(f"sidecar {name}: {growth} more descriptors than at the start (leak?)")
-        if c["messages"] == 0:
-            failures.append("no message was exchanged")
+        failures = verdict(c, self.baseline, self.end, self.exited)
         for line in self.unexpected[:20]:
             print("  !", line)
         if failures:
@@ -398,6 +424,30 @@ class Soak:
             return 1
         print("soak: passed")
         return 0
+
+
+def verdict(counts, baseline, end, exited):
+    """What makes the run fail, in words; empty when it passed. counts: Soak.counts; baseline and end: the
+    samples {name: process_sample} at 3 s and at the end (a sidecar that exited has none); exited: {name: status}
+    of the sidecars that stopped during the run. Benchmarks/soak_test.py feeds it synthetic figures."""
+    failures = []
+    if counts["corrupted_bytes"]:
+        failures.append(f"{counts['corrupted_bytes']} bytes corrupted")
+    if counts["breaks_unexpected"] or counts["churn_failed_unexpected"]:
+        failures.append(f"{counts['breaks_unexpected']} long-lived breaks and {counts['churn_failed_unexpected']} "
+                        "churn failures outside a backend restart")
+    if counts["refused"]:
+        failures.append(f"{counts['refused']} connects refused")
+    for name in ("forward", "reverse"):
+        if name in exited or name not in end:
+            failures.append(f"sidecar {name} exited during the run (status {exited.get(name)})")
+            continue
+        growth = end[name]["fds"] - baseline[name]["fds"]
+        if growth > FD_NOISE:
+            failures.append(f"sidecar {name}: {growth} more descriptors than at the start (leak?)")
+    if counts["messages"] == 0:
+        failures.append("no message was exchanged")
+    return failures
 
 
 def free_port():
@@ -428,6 +478,9 @@ def main():
         asyncio.run(echo_server(sys.argv[2]))
         return 0
     sidecar, minutes = sys.argv[1], float(sys.argv[2])
+    if INJECT - FAULTS:
+        raise SystemExit(f"soak: SOAK_INJECT: unknown {', '.join(sorted(INJECT - FAULTS))} (known: "
+                         f"{', '.join(sorted(FAULTS))})")
     d = tempfile.mkdtemp(prefix="sidecar-soak-")
     soak = Soak(d, sidecar, minutes)
     try:

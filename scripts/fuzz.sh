@@ -5,8 +5,8 @@
 #   TARGET: config | runtime-api | dbus | tls | pem   (Sources/SidecarFuzz/FuzzTarget.swift)
 #   SECONDS: default 60
 #
-# Builds sidecar-fuzz with `--sanitize fuzzer --sanitize address` in .build-fuzz (the first build takes as long
-# as a normal one), then fuzzes starting from the seed corpus Fuzz/corpus/TARGET and the regression corpus
+# Builds sidecar-fuzz with ASan and libFuzzer in .build-fuzz (see FUZZ_FLAGS; the first build takes as long as a
+# normal one), then fuzzes starting from the seed corpus Fuzz/corpus/TARGET and the regression corpus
 # Fuzz/regressions/TARGET. New interesting inputs go to .build-fuzz/corpus/TARGET (not committed; kept
 # between runs). A finding (crash, ASan report, leak, input slower than 10 s) stops the run, exits non-zero and
 # leaves the input as .build-fuzz/findings/TARGET/crash-*, leak-*, timeout-* or oom-*: fix it, add a test that
@@ -17,6 +17,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# One instrumented build serves the fuzzer and scripts/test.sh's ASan test run: ASan everywhere, libFuzzer's
+# coverage instrumentation (what swiftc -sanitize=fuzzer would add) everywhere, and libFuzzer itself linked into
+# sidecar-fuzz only (SIDECAR_LIBFUZZER=1, Package.swift), since its main() would clash with every other product's.
+# The ASan runtime has weak no-op defaults for the coverage callbacks, so the other products link and run as usual.
+FUZZ_FLAGS=(--sanitize address -Xswiftc -sanitize-coverage=edge,indirect-calls,trace-cmp,inline-8bit-counters,pc-table)
+if [[ "${1:-}" == --print-flags ]]; then echo "${FUZZ_FLAGS[*]}"; exit 0; fi
+
 targets="config runtime-api dbus tls pem"
 target="${1:-}"
 [[ " $targets " == *" $target "* && -n "$target" ]] || { echo "usage: $0 {${targets// /|}} [SECONDS] [libFuzzer options]" >&2; exit 2; }
@@ -24,9 +31,13 @@ seconds="${2:-60}"
 shift $(($# >= 2 ? 2 : 1))
 
 scratch=.build-fuzz
-SIDECAR_LIBFUZZER=1 swift build --scratch-path "$scratch" --sanitize fuzzer --sanitize address \
-    --product sidecar-fuzz </dev/null >&2
-binary="$(SIDECAR_LIBFUZZER=1 swift build --scratch-path "$scratch" --sanitize fuzzer --sanitize address --show-bin-path)/sidecar-fuzz"
+# FUZZ_SKIP_BUILD=1 (scripts/test.sh, which built it already): use the binary as it is, without taking SwiftPM's
+# lock on the scratch path, which the ASan test run holds meanwhile.
+if [[ "${FUZZ_SKIP_BUILD:-0}" != 1 ]]; then
+    SIDECAR_LIBFUZZER=1 swift build --scratch-path "$scratch" "${FUZZ_FLAGS[@]}" --product sidecar-fuzz </dev/null >&2
+fi
+binary="$scratch/debug/sidecar-fuzz"
+[[ -x "$binary" ]] || { echo "fuzz.sh: $binary is missing" >&2; exit 2; }
 
 corpus="$scratch/corpus/$target"
 findings="$scratch/findings/$target"

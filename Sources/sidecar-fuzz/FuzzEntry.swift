@@ -27,7 +27,7 @@ public func fuzzInitialize(
     return 0
 }
 
-/// libFuzzer's entry point. Built with `-sanitize=fuzzer` (scripts/fuzz.sh), libFuzzer's own `main` drives it.
+/// libFuzzer's entry point. Built with SIDECAR_LIBFUZZER (scripts/fuzz.sh), `FuzzDriver` hands it to libFuzzer.
 /// libFuzzer owns `data` and keeps it valid only during the call: the bytes are copied before use.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -36,7 +36,26 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-#if !SIDECAR_LIBFUZZER
+#if SIDECAR_LIBFUZZER
+    /// libFuzzer's documented entry for programs with their own `main` (libFuzzer's `main` is not linked: SwiftPM
+    /// names this module's entry point `sidecar_fuzz_main` and points `main` at it). It parses libFuzzer's options
+    /// from the command line, calls `LLVMFuzzerInitialize`, then `fuzzOneInput` per input; it returns or exits.
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func runLibFuzzer(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
+
+    @main
+    struct FuzzDriver {
+        static func main() {
+            var argc = CommandLine.argc
+            var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+            exit(runLibFuzzer(&argc, &argv, fuzzOneInput))
+        }
+    }
+#else
     /// Without libFuzzer (a normal build): `sidecar-fuzz FILE...` runs each file through the target once, to
     /// reproduce a finding under a debugger or sanitizer.
     @main
