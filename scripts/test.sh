@@ -17,13 +17,13 @@ STEPS=(
     step_selinux
     step_benchmark_tools
     step_build
+    step_fuzz_start
     step_test
     step_soak
     step_soak_checks
-    step_sanitizer_builds
-    step_fuzz_start
-    step_sanitizers
     step_fuzz_wait
+    step_tsan_build
+    step_tsan
     step_systemd
     step_package_release
     step_package_man
@@ -107,9 +107,20 @@ step_benchmark_tools() {
     for tool in Benchmarks/*.sh; do bash -n "$tool" || die "$tool does not parse"; done
 }
 
+# The build every test runs on: .build-fuzz, a debug build with AddressSanitizer and libFuzzer's coverage
+# instrumentation (flags from scripts/fuzz.sh --print-flags, so that fuzz.sh finds it up to date), libFuzzer
+# linked into sidecar-fuzz only. One build serves the test suite, the end-to-end tests' sidecar processes, the
+# soak and the fuzzers; a plain debug build would be one more build of the whole dependency tree for CI.
+fuzz_flags=()
+read -r -a fuzz_flags <<<"$(scripts/fuzz.sh --print-flags)"
+# LeakSanitizer off: at exit it reports the event loops of the test bundle's shut-down groups with what they last
+# served (README, Reliability, Sanitizers); leaks per input are the fuzzers' (leak checks on), per reload
+# GenerationReleaseTests'. The sidecar processes the tests start inherit these options.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
+
 step_build() {
-    say "swift build --build-tests"
-    swift build --build-tests </dev/null
+    say "swift build --build-tests, AddressSanitizer and fuzzer coverage (.build-fuzz)"
+    SIDECAR_LIBFUZZER=1 swift build --build-tests --scratch-path .build-fuzz "${fuzz_flags[@]}" </dev/null
 }
 
 step_systemd() {
@@ -125,21 +136,21 @@ step_systemd() {
 }
 
 step_test() {
-    # Every test target; swift test prints its own summary lines (XCTest's and Swift Testing's).
+    # Every test target, under AddressSanitizer, the end-to-end tests' sidecar processes included: a memory error
+    # anywhere is a failed test. swift test prints its own summary lines (XCTest's and Swift Testing's).
     # One test at a time: several suites assert timeouts and "prompt" closes, and on a 2-core CI machine
-    # parallel suites (and the processes they start) delay each other's timers past those margins. Serial,
-    # the whole suite still runs in under a minute.
-    say "swift test --no-parallel"
-    swift test --no-parallel </dev/null
+    # parallel suites (and the processes they start) delay each other's timers past those margins.
+    say "swift test --no-parallel (AddressSanitizer)"
+    SIDECAR_LIBFUZZER=1 swift test --skip-build --no-parallel --scratch-path .build-fuzz "${fuzz_flags[@]}" </dev/null
 }
 
 step_soak() {
-    # Benchmarks/soak.sh for one minute on the debug build: both sidecars under long-lived connections, churn,
+    # Benchmarks/soak.sh for one minute on the instrumented build (AddressSanitizer): both sidecars under long-lived connections, churn,
     # SIGHUP every 2 s with certificate rotation, a broken configuration, a backend restart, runtime API
     # disable/enable, half-open handshakes and garbage. Fails on a corrupted byte, an unexpected break, a refused
     # connect, a sidecar exit or descriptor growth. About 75 s.
     say "soak, 1 minute (Benchmarks/soak.sh)"
-    SIDECAR="$(swift build --show-bin-path)/sidecar" MINUTES=1 Benchmarks/soak.sh </dev/null
+    SIDECAR=.build-fuzz/debug/sidecar MINUTES=1 Benchmarks/soak.sh </dev/null
 }
 
 step_soak_checks() {
@@ -151,7 +162,7 @@ step_soak_checks() {
     say "the soak's failure checks trip (Benchmarks/soak_test.py, SOAK_INJECT)"
     python3 Benchmarks/soak_test.py </dev/null 2>&1 | tail -n 3 || die "the soak verdict's unit tests failed"
     local sidecar out faults='corrupt,break,refuse,fdleak'
-    sidecar="$(swift build --show-bin-path)/sidecar"
+    sidecar=.build-fuzz/debug/sidecar
     out="$(mktemp -d)"
     SIDECAR="$sidecar" MINUTES=0.1 LONG=20 CHURN=5 SOAK_INJECT="$faults" Benchmarks/soak.sh </dev/null >"$out/faults" 2>&1 &
     local first=$!
@@ -170,19 +181,13 @@ step_soak_checks() {
     rm -rf "$out"
 }
 
-# The instrumented builds: .build-fuzz (AddressSanitizer, libFuzzer's coverage instrumentation, libFuzzer linked
-# into sidecar-fuzz only: both the fuzzer and the ASan test bundle, one build) and .build-tsan (ThreadSanitizer).
-# The first takes its flags from scripts/fuzz.sh (FUZZ_FLAGS), so that fuzz.sh finds it up to date.
-step_sanitizer_builds() {
-    say "instrumented builds: ASan + fuzzer coverage (.build-fuzz), TSan (.build-tsan)"
-    local flags
-    read -r -a flags <<<"$(scripts/fuzz.sh --print-flags)"
-    SIDECAR_LIBFUZZER=1 swift build --build-tests --scratch-path .build-fuzz "${flags[@]}" </dev/null
+step_tsan_build() {
+    say "swift build --build-tests, ThreadSanitizer (.build-tsan)"
     swift build --build-tests --scratch-path .build-tsan --sanitize thread </dev/null
 }
 
 # Every fuzz target for FUZZ_SECONDS (default 30) each, one after the other on one core (nice), in the
-# background while the sanitizer test runs (which wait on timers and sockets more than they compute) use the
+# background while the test suite (which waits on timers, sockets and processes more than it computes) uses the
 # other; step_fuzz_wait collects the result. A finding fails the run. The seed and regression corpora are also
 # replayed by the normal test step on every run (FuzzCorpusReplayTests).
 step_fuzz_start() {
@@ -192,7 +197,7 @@ step_fuzz_start() {
     rm -f .build-fuzz/ci-failed
     (
         for target in config runtime-api dbus tls pem; do
-            FUZZ_SKIP_BUILD=1 nice -n 10 scripts/fuzz.sh "$target" "$seconds" </dev/null >/dev/null \
+            env -u ASAN_OPTIONS FUZZ_SKIP_BUILD=1 nice -n 10 scripts/fuzz.sh "$target" "$seconds" </dev/null >/dev/null \
                 2>".build-fuzz/ci-$target.log" || { echo "$target" >.build-fuzz/ci-failed; exit 1; }
         done
     ) &
@@ -215,36 +220,22 @@ step_fuzz_wait() {
     done
 }
 
-step_sanitizers() {
-    # The in-process test targets (not EndToEndTests, which run the uninstrumented binary) under AddressSanitizer
-    # (the test bundle of .build-fuzz) and ThreadSanitizer (.build-tsan), both at once (each mostly waits on
-    # sockets and timers; serial they would cost CI about 3 more minutes), logs in .build-fuzz/ci-asan.log and
-    # .build-tsan/ci-tsan.log. Any report or failing test fails the run.
-    # LeakSanitizer is off for the test bundle (detect_leaks=0): at exit it reports the event loops of the tests'
-    # shut-down groups with what they last served (thousands of blocks, unexplained yet; README, Reliability).
-    # Leaks per input are still checked by the fuzzers, and per reload by GenerationReleaseTests.
-    # TunnelTests' 64 MiB round trip is left to step_test: instrumented it alone takes 100 s (ASan) and 200 s (TSan)
-    # of CI's time, and the relay path it drives is the one every other tunnel test drives too.
-    # Fuzz/tsan.supp: TSan's false positive on Synchronization.Mutex under contention, with its reason.
+step_tsan() {
+    # The in-process test targets (not EndToEndTests, whose processes step_test ran under AddressSanitizer) under
+    # ThreadSanitizer. Any report or failing test fails the run. Fuzz/tsan.supp: TSan's false positive on
+    # Synchronization.Mutex under contention, with its reason.
+    # TunnelTests' 64 MiB round trip is left to step_test: instrumented it alone takes 200 s of CI's time, and
+    # the relay path it drives is the one every other tunnel test drives too.
     local filter='SidecarConfigTests|SidecarTLSTests|SidecarProxyTests|SidecarRuntimeTests|SidecarFuzzTests'
-    local skip='sixtyFourMebibytesRoundTrip'
-    say "swift test --sanitize address and --sanitize thread, at once (in-process targets)"
-    SIDECAR_LIBFUZZER=1 ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no \
-        swift test --skip-build --no-parallel --scratch-path .build-fuzz --sanitize address --filter "$filter" \
-        --skip "$skip" </dev/null >.build-fuzz/ci-asan.log 2>&1 &
-    local asan=$!
-    TSAN_OPTIONS="suppressions=$PWD/Fuzz/tsan.supp" SWIFT_BACKTRACE=enable=no \
-        swift test --skip-build --no-parallel --scratch-path .build-tsan --sanitize thread --filter "$filter" \
-        --skip "$skip" </dev/null >.build-tsan/ci-tsan.log 2>&1 &
-    local tsan=$! failed=()
-    wait "$asan" || failed+=(.build-fuzz/ci-asan.log)
-    wait "$tsan" || failed+=(.build-tsan/ci-tsan.log)
-    grep -h '^. Test run with' .build-fuzz/ci-asan.log .build-tsan/ci-tsan.log || true
-    local log
-    for log in "${failed[@]}"; do
-        grep -E -B2 -A30 'ERROR: AddressSanitizer|WARNING: ThreadSanitizer|✘' "$log" | head -n 200 >&2 || tail -n 60 "$log" >&2
-    done
-    ((${#failed[@]} == 0)) || die "tests under a sanitizer failed: ${failed[*]}"
+    say "swift test --sanitize thread (in-process targets)"
+    TSAN_OPTIONS="suppressions=$PWD/Fuzz/tsan.supp" swift test --skip-build --no-parallel --scratch-path .build-tsan \
+        --sanitize thread --filter "$filter" --skip sixtyFourMebibytesRoundTrip </dev/null >.build-tsan/ci-tsan.log 2>&1 ||
+        {
+            grep -E -B2 -A30 'WARNING: ThreadSanitizer|✘' .build-tsan/ci-tsan.log | head -n 200 >&2 ||
+                tail -n 60 .build-tsan/ci-tsan.log >&2
+            die "tests under ThreadSanitizer failed (.build-tsan/ci-tsan.log)"
+        }
+    grep -h '^. Test run with' .build-tsan/ci-tsan.log || true
 }
 
 # The packaging steps share one release build (.build/release, made by the first of them through
