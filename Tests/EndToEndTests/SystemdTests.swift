@@ -4,6 +4,12 @@ import Testing
 /// systemd integration without systemd as PID 1: `systemd-socket-activate` passes sockets, a datagram socket
 /// plays `NOTIFY_SOCKET`, signals are sent by PID, and `systemd-analyze verify` checks the unit files.
 @Suite struct SystemdTests {
+    /// systemd-socket-activate gives the service only the `LISTEN_*` variables and what `-E` names, as systemd
+    /// does. scripts/test.sh runs the suite on an AddressSanitizer build whose options (`detect_leaks=0`, README,
+    /// Reliability) the service must get too.
+    static let passedEnvironment: [String] =
+        ProcessInfo.processInfo.environment["ASAN_OPTIONS"].map { ["-E", "ASAN_OPTIONS=\($0)"] } ?? []
+
     /// A forward configuration whose server is the reverse sidecar at `port`.
     private func forwardConfig(_ scenario: Scenario, pki: PKI, bind: String, port: UInt16, extra: String = "") -> String
     {
@@ -71,7 +77,7 @@ import Testing
                 to: scenario.path("conf.d/agent.cfg"))
             let forward = try scenario.start(
                 "activate", try Harness.tool("systemd-socket-activate", package: "systemd"),
-                [
+                Self.passedEnvironment + [
                     "-l", socketPath, "--fdname=agent", try Harness.sidecarBinary().path, "forward", "-f",
                     scenario.path("conf.d"), "--threads", "1",
                 ])
@@ -97,7 +103,7 @@ import Testing
             let port = try Harness.freePort()
             let reverse = try scenario.start(
                 "activate", try Harness.tool("systemd-socket-activate", package: "systemd"),
-                [
+                Self.passedEnvironment + [
                     "-l", "127.0.0.1:\(port)", "--fdname=tls", try Harness.sidecarBinary().path, "reverse",
                     "--listen", "systemd:tls", "--connect", "unix:" + echo.path, "--cert", pki.certificate("manager"),
                     "--key", pki.key("manager"), "--ca", pki.ca, "--threads", "1",
@@ -117,7 +123,7 @@ import Testing
             let pki = try await scenario.makePKI()
             let run = try scenario.start(
                 "activate", try Harness.tool("systemd-socket-activate", package: "systemd"),
-                [
+                Self.passedEnvironment + [
                     "-l", scenario.path("a.sock"), "--fdname=agent", try Harness.sidecarBinary().path, "forward",
                     "--listen", "systemd:other", "--connect", "127.0.0.1:1", "--cert", pki.certificate("node1"),
                     "--key", pki.key("node1"), "--ca", pki.ca,
