@@ -88,6 +88,9 @@ final class AcceptLimitHandler: ChannelDuplexHandler {
             gates.bind.forget(waiter)
             gates.frontend.forget(waiter)
             gates.global.forget(waiter)
+            // The waiter's closure holds this handler (and its event loop): let it go, or the two keep each
+            // other alive after the listener closed (one cycle per listener per reload).
+            self.waiter = nil
         }
         if let reserved {
             self.reserved = nil

@@ -155,7 +155,10 @@ struct RuntimeAPITests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        defer { process.terminate() }
+        defer {
+            process.terminate()
+            process.waitUntilExit()  // a Process never waited for stays registered with Foundation's monitor: a cycle
+        }
         input.fileHandleForWriting.write(Data("hello\n".utf8))
         var line = ""
         try await waitFor("the TLS session in show sess with its bytes") {

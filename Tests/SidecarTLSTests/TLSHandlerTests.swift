@@ -365,6 +365,13 @@ final class TLSPair {
     let clientEvents = Recorder()
     let serverEvents = Recorder()
 
+    /// Closes both channels: that removes the handlers, which cancels their handshake timers. An embedded channel
+    /// left open keeps its pipeline, handlers and timer alive in a cycle (LeakSanitizer at the test run's exit).
+    deinit {
+        _ = try? client.finish(acceptAlreadyClosed: true)
+        _ = try? server.finish(acceptAlreadyClosed: true)
+    }
+
     convenience init(
         pki: TestPKI, clientCertificate: (URL, URL)?? = .none, serverCertificate: (URL, URL)? = nil,
         expectedServerName: String = "localhost", start: Bool = true
