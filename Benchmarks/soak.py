@@ -436,7 +436,7 @@ class Soak:
 
 def verdict(counts, baseline, end, exited):
     """What makes the run fail, in words; empty when it passed. counts: Soak.counts; baseline and end: the
-    samples {name: process_sample} at 3 s and at the end (a sidecar that exited has none); exited: {name: status}
+    samples {name: process_sample} once all long-lived connections echoed, and at the end (a sidecar that exited has none); exited: {name: status}
     of the sidecars that stopped during the run. Benchmarks/soak_test.py feeds it synthetic figures."""
     failures = []
     if counts["corrupted_bytes"]:
