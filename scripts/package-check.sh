@@ -223,8 +223,10 @@ check_install() {
 }
 
 check_deb() {
-    local deb
-    deb=$(scripts/package.sh deb | tail -1)
+    # SIDECAR_DEB: a .deb scripts/package.sh deb made earlier from this same tree (scripts/test.sh's systemd step
+    # builds one); otherwise it is built here.
+    local deb=${SIDECAR_DEB:-}
+    [[ -n $deb ]] || deb=$(scripts/package.sh deb | tail -1)
     [[ -f $deb ]] || fail "no .deb"
     say "built $deb ($(du -h "$deb" | cut -f1)); $(basename "$(dirname "$deb")"/sidecar-dbgsym_*.deb) beside it"
 
