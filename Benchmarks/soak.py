@@ -14,8 +14,12 @@ All at once, on loopback only, every loop bounded by the run's end:
 - every 5 s a burst of half-open TLS handshakes (a partial ClientHello, then silence) and of garbage bytes.
 
 Reports messages, corrupted bytes, breaks (expected: during a backend restart), refused connects, RSS and open
-descriptors of both sidecars early and at the end, and CPU. Exits 1 when a byte was corrupted, a connection broke
-outside a backend restart, a connect was refused, a sidecar exited or its descriptors grew beyond noise.
+descriptors of both sidecars early and at the end, and CPU. At the end both sidecars are stopped with SIGTERM, as
+systemd stops them, and must exit with status 0 within 30 s. Exits 1 when a byte was corrupted, a connection broke
+outside a backend restart, a connect was refused, a sidecar exited or its descriptors grew beyond noise, or a
+sidecar did not stop cleanly. On an AddressSanitizer build run with ASAN_OPTIONS=detect_leaks=1 (scripts/test.sh
+does), LeakSanitizer checks what each sidecar still holds when it exits; a leak makes that exit status non-zero,
+and the report quotes the sanitizer's summary line from the sidecar's log.
 
 SOAK_INJECT (comma-separated; only for showing that each check can fail, Benchmarks/soak_test.py and
 scripts/test.sh's step_soak_checks) makes the run misbehave on purpose:
@@ -38,6 +42,8 @@ import time
 
 LONG = int(os.environ.get("LONG", "200"))
 CHURN_PER_SECOND = int(os.environ.get("CHURN", "20"))
+# How long a SIGTERM at the end may take: the graceful stop, and LeakSanitizer's scan of an instrumented heap
+STOP_SECONDS = 30
 FD_NOISE = 24  # descriptors the end may hold beyond the quiet baseline (health checks, a late churn close)
 INJECT = {fault for fault in os.environ.get("SOAK_INJECT", "").split(",") if fault}
 FAULTS = {"corrupt", "break", "refuse", "fdleak", "exit"}
@@ -156,6 +162,7 @@ class Soak:
         self.restart_windows = []  # (start, end) monotonic times when s1 is down or just restarted
         self.unexpected = []
         self.exited = {}  # sidecar name -> exit status, for one that stopped during the run
+        self.stopped = {}  # sidecar name -> exit status after the SIGTERM at the end (None: it had to be killed)
         self.stop = False
         self.echo = {}
         self.injected_refusal = False
@@ -411,13 +418,28 @@ class Soak:
         self.forward.kill()
 
     def stop_all(self):
-        for process in (getattr(self, "forward", None), getattr(self, "reverse", None), *self.echo.values()):
+        """SIGTERM to every process still running; a sidecar's exit status goes to `stopped`."""
+        sidecars = {"forward": getattr(self, "forward", None), "reverse": getattr(self, "reverse", None)}
+        for process in (*sidecars.values(), *self.echo.values()):
             if process and process.poll() is None:
+                name = next((n for n, p in sidecars.items() if p is process), None)
                 process.terminate()
                 try:
-                    process.wait(10)
+                    status = process.wait(STOP_SECONDS)
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait()
+                    status = None
+                if name and name not in self.exited:
+                    self.stopped[name] = status
+
+    def sanitizer_summary(self, name):
+        """The sanitizer's SUMMARY line in a sidecar's log, if it wrote one."""
+        try:
+            with open(f"{self.d}/{name}.log", errors="replace") as log:
+                return next((line.strip() for line in log if line.startswith("SUMMARY: ")), None)
+        except OSError:
+            return None
 
     def report(self):
         c = self.counts
@@ -430,7 +452,11 @@ class Soak:
             print(f"  {label:24} " + "; ".join(
                 f"{name} rss {s['rss_kib'] // 1024} MiB fds {s['fds']} cpu {s['cpu_s']} s"
                 for name, s in sample.items()))
-        failures = verdict(c, self.baseline, self.end, self.exited)
+        failures = verdict(c, self.baseline, self.end, self.exited, self.stopped)
+        for name in ("forward", "reverse"):
+            summary = self.sanitizer_summary(name)
+            if summary:
+                failures.append(f"sidecar {name}'s log: {summary}")
         for line in self.unexpected[:20]:
             print("  !", line)
         if failures:
@@ -440,10 +466,12 @@ class Soak:
         return 0
 
 
-def verdict(counts, baseline, end, exited):
+def verdict(counts, baseline, end, exited, stopped=None):
     """What makes the run fail, in words; empty when it passed. counts: Soak.counts; baseline and end: the
-    samples {name: process_sample} once all long-lived connections echoed, and at the end (a sidecar that exited has none); exited: {name: status}
-    of the sidecars that stopped during the run. Benchmarks/soak_test.py feeds it synthetic figures."""
+    samples {name: process_sample} once all long-lived connections echoed, and at the end (a sidecar that exited
+    has none); exited: {name: status} of the sidecars that stopped during the run; stopped: {name: status} of the
+    others after the SIGTERM at the end (None: still running STOP_SECONDS later, killed). Benchmarks/soak_test.py feeds it
+    synthetic figures."""
     failures = []
     if counts["corrupted_bytes"]:
         failures.append(f"{counts['corrupted_bytes']} bytes corrupted")
@@ -459,6 +487,10 @@ def verdict(counts, baseline, end, exited):
         growth = end[name]["fds"] - baseline[name]["fds"]
         if growth > FD_NOISE:
             failures.append(f"sidecar {name}: {growth} more descriptors than at the start (leak?)")
+        if stopped is not None and stopped.get(name, 0) != 0:
+            status = stopped.get(name)
+            failures.append(f"sidecar {name} did not stop cleanly on SIGTERM: " +
+                            (f"still running after {STOP_SECONDS} s" if status is None else f"exit status {status}"))
     if counts["messages"] == 0:
         failures.append("no message was exchanged")
     return failures

@@ -63,6 +63,19 @@ class VerdictTests(unittest.TestCase):
         self.assertOnlyFailure(soak.verdict(clean_counts(), sample(), end, {"reverse": -9}),
                                "sidecar reverse exited during the run (status -9)")
 
+    def test_a_sidecar_that_stops_with_a_non_zero_status_or_not_at_all_fails(self):
+        self.assertEqual(soak.verdict(clean_counts(), sample(), sample(), {}, {"forward": 0, "reverse": 0}), [])
+        self.assertOnlyFailure(soak.verdict(clean_counts(), sample(), sample(), {}, {"forward": 0, "reverse": 1}),
+                               "sidecar reverse did not stop cleanly on SIGTERM: exit status 1")
+        self.assertOnlyFailure(soak.verdict(clean_counts(), sample(), sample(), {}, {"forward": None, "reverse": 0}),
+                               f"sidecar forward did not stop cleanly on SIGTERM: still running after {soak.STOP_SECONDS} s")
+
+    def test_a_sidecar_that_exited_during_the_run_is_not_also_judged_at_stop(self):
+        end = sample()
+        del end["forward"]
+        self.assertOnlyFailure(soak.verdict(clean_counts(), sample(), end, {"forward": -9}, {"reverse": 0}),
+                               "sidecar forward exited during the run (status -9)")
+
     def test_a_run_without_messages_fails(self):
         self.assertOnlyFailure(soak.verdict(clean_counts(messages=0), sample(), sample(), {}),
                                "no message was exchanged")

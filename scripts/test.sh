@@ -129,9 +129,9 @@ step_systemd() {
     # Both units under a real systemd, installed from the Debian package: PID 1 in systemd-nspawn on an
     # overlay of this machine's /, dpkg -i, socket activation, reload with a live connection, drain,
     # systemd-analyze security. About 10 s after scripts/package.sh deb, which makes the release build the
-    # packaging steps then reuse. Needs root.
+    # packaging steps then reuse, and the .deb ($package) step_package_deb checks. Needs root.
     say "systemd as PID 1 in systemd-nspawn, with the Debian package (Tests/Systemd/nspawn-test.sh)"
-    local package sudo=()
+    local sudo=()
     package="$(scripts/package.sh deb </dev/null | tail -n 1)" || die "scripts/package.sh deb failed"
     ((EUID == 0)) || sudo=(sudo -n)
     "${sudo[@]}" Tests/Systemd/nspawn-test.sh "$package" </dev/null
@@ -172,9 +172,11 @@ step_soak() {
     # Benchmarks/soak.sh for one minute on the instrumented build (AddressSanitizer): both sidecars under long-lived connections, churn,
     # SIGHUP every 2 s with certificate rotation, a broken configuration, a backend restart, runtime API
     # disable/enable, half-open handshakes and garbage. Fails on a corrupted byte, an unexpected break, a refused
-    # connect, a sidecar exit or descriptor growth. About 75 s.
-    say "soak, 1 minute (Benchmarks/soak.sh)"
-    SIDECAR=.build-fuzz/debug/sidecar MINUTES=1 Benchmarks/soak.sh </dev/null
+    # connect, a sidecar exit, descriptor growth, or a sidecar that does not exit 0 on the SIGTERM at the end: with
+    # LeakSanitizer on, what a daemon still holds when it stops is checked (Fuzz/lsan.supp). About 75 s.
+    say "soak, 1 minute (Benchmarks/soak.sh), LeakSanitizer on for both sidecars at stop"
+    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan.supp" SIDECAR=.build-fuzz/debug/sidecar \
+        MINUTES=1 Benchmarks/soak.sh </dev/null
 }
 
 step_soak_checks() {
@@ -182,7 +184,10 @@ step_soak_checks() {
     # its own fault and only on it), and two 6-second soaks with faults injected for real (SOAK_INJECT, see
     # Benchmarks/soak.py): a byte flipped and a connection closed by the echo backend, a connect to a dead socket
     # and 30 connections held over the end sample must fail the first on all four counts; a sidecar killed must
-    # fail the second. Both at once, about 15 s, little CPU.
+    # fail the second. The second also shows that LeakSanitizer is live in the sidecar processes and that the soak
+    # reports what it finds at stop: it runs without Fuzz/lsan.supp, so the reverse side's stop reports the
+    # SocketAddress box that file suppresses (llvm/llvm-project#56751; when upstream fixes it, this control needs
+    # another leak). Both at once, about 15 s, little CPU.
     say "the soak's failure checks trip (Benchmarks/soak_test.py, SOAK_INJECT)"
     python3 Benchmarks/soak_test.py </dev/null 2>&1 | tail -n 3 || die "the soak verdict's unit tests failed"
     local sidecar out faults='corrupt,break,refuse,fdleak'
@@ -190,7 +195,8 @@ step_soak_checks() {
     out="$(mktemp -d)"
     SIDECAR="$sidecar" MINUTES=0.1 LONG=20 CHURN=5 SOAK_INJECT="$faults" Benchmarks/soak.sh </dev/null >"$out/faults" 2>&1 &
     local first=$!
-    SIDECAR="$sidecar" MINUTES=0.1 LONG=20 CHURN=5 SOAK_INJECT=exit Benchmarks/soak.sh </dev/null >"$out/exit" 2>&1 &
+    ASAN_OPTIONS=detect_leaks=1 SIDECAR="$sidecar" MINUTES=0.1 LONG=20 CHURN=5 SOAK_INJECT=exit Benchmarks/soak.sh \
+        </dev/null >"$out/exit" 2>&1 &
     local second=$! status=0
     wait "$first" && status=1
     wait "$second" && status=1
@@ -201,6 +207,8 @@ step_soak_checks() {
     done
     grep -q 'FAILED: .*sidecar forward exited during the run' "$out/exit" ||
         { cat "$out/exit" >&2; die "the soak missed a sidecar that exited"; }
+    grep -q "FAILED: .*sidecar reverse did not stop cleanly on SIGTERM: exit status .*sidecar reverse's log: SUMMARY: AddressSanitizer: [0-9]* byte(s) leaked" "$out/exit" ||
+        { cat "$out/exit" >&2; die "the soak missed the leak LeakSanitizer reported at the reverse side's stop"; }
     grep -h 'soak: FAILED' "$out/faults" "$out/exit"
     rm -rf "$out"
 }
@@ -280,8 +288,8 @@ step_package_install() {
 }
 
 step_package_deb() {
-    say "Debian package: dpkg-buildpackage, lintian, install in a container"
-    scripts/package-check.sh deb </dev/null
+    say "Debian package: lintian, contents, install in a container (the .deb step_systemd built)"
+    SIDECAR_DEB="${package:-}" scripts/package-check.sh deb </dev/null
 }
 
 step_package_rpm() {
