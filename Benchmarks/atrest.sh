@@ -8,6 +8,8 @@
 #
 # Prints the harness's summary lines (`system=… run=atrest metric=… value=…`):
 #   atrest_rss_kb       VmRSS after SETTLE_SECONDS (default 2)
+#   atrest_rss_anon_kb  RssAnon at the same moment: the process's private memory (heap, stacks, relocated
+#                       data); the rest of VmRSS is file pages (the executable's and libraries' code and data)
 #   atrest_threads      Threads
 #   atrest_wakeups      voluntary + nonvoluntary context switches of all the process's threads during
 #                       REST_SECONDS: each is the process waking up (or being preempted) with nothing to do
@@ -83,6 +85,7 @@ for system in sidecar haproxy; do
     pid=${!pid_var}
     kill -0 "$pid" || { echo "$system exited during the rest: $(cat "$WORK/$system.log")" >&2; exit 1; }
     echo "system=$system run=atrest metric=atrest_rss_kb value=$(status "$pid" VmRSS)"
+    echo "system=$system run=atrest metric=atrest_rss_anon_kb value=$(status "$pid" RssAnon)"
     echo "system=$system run=atrest metric=atrest_threads value=$(status "$pid" Threads)"
     echo "system=$system run=atrest metric=atrest_wakeups value=$(($(switches "$pid") - BEFORE[$system]))"
     echo "system=$system run=atrest metric=atrest_seconds value=$REST_SECONDS"

@@ -24,6 +24,10 @@ GOALS = [
     ("throughput MB/s, 1 connection", ["tput_c1_mb_per_s"], "ge", 1.6),
     ("at rest, one forward process, no connections: RSS KiB", ["atrest_rss_kb"], "le", 1.0),
 ]
+# (label, metrics summed): a ratio shown beside the goals, with no goal of its own.
+INFORMATION = [
+    ("at rest: private memory (`RssAnon`; the rest of RSS is shared, clean file pages), KiB", ["atrest_rss_anon_kb"]),
+]
 # (label, metric, goal, unit): a goal on sidecar's own figure, HAProxy's shown beside it.
 ABSOLUTE = [
     ("at rest: threads (sidecar --threads 1, HAProxy nbthread 1)", "atrest_threads", 2, ""),
@@ -51,6 +55,10 @@ for label, metrics, direction, goal, *suffix in GOALS:
     met = "–" if ratio is None else ("yes" if (ratio <= goal if direction == "le" else ratio >= goal) else "no")
     goal_text = ("≤ " if direction == "le" else "≥ ") + f"{goal}×"
     print(f"| {label} | {fmt(haproxy)} | {fmt(sidecar)} | {'–' if ratio is None else f'{ratio:.2f}×'} | {goal_text} | {met} |")
+for label, metrics in INFORMATION:
+    haproxy, sidecar = summed("haproxy", metrics), summed("sidecar", metrics)
+    ratio = sidecar[0] / haproxy[0] if haproxy and sidecar and haproxy[0] else None
+    print(f"| {label} | {fmt(haproxy)} | {fmt(sidecar)} | {'–' if ratio is None else f'{ratio:.2f}×'} | – | – |")
 seconds = summed("sidecar", ["atrest_seconds"])
 for label, metric, goal, _ in ABSOLUTE:
     haproxy, sidecar = summed("haproxy", [metric]), summed("sidecar", [metric])
