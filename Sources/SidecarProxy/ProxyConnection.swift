@@ -322,13 +322,11 @@ final class ProxyConnection {
         let timeout = backend.backend.timeouts.connect.map(TimeAmount.init) ?? .seconds(10)
         ClientBootstrap(group: client.eventLoop)
             .connectTimeout(timeout)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.autoRead, value: true)
-            .channelOption(.maxMessagesPerRead, value: ReadTuning.maxMessagesPerRead)
-            // As on accepted channels: small first buffer for idle connections, larger for bulk.
-            .channelOption(.recvAllocator, value: ReadTuning.allocator)
+            // As on accepted channels, the options set in the initializer (RelayChannelOptions); autoRead is
+            // on by default.
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try RelayChannelOptions.apply(to: channel)
                     let connection = bound.value
                     let relay = RelayHandler(connection: connection, side: .server)
                     connection.serverRelay = ObjectIdentifier(relay)
