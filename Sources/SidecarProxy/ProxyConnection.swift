@@ -93,7 +93,11 @@ final class ProxyConnection {
         let connection = ProxyConnection(
             channel: channel, frontend: frontend, bind: bind, session: session, logger: logger)
         registry.register(channel)
-        channel.closeFuture.whenComplete { _ in registry.unregister(channel) }
+        // One close callback for both: a second one costs the callback list an array of its own.
+        channel.closeFuture.whenComplete { _ in
+            registry.statistics.close(session)
+            registry.unregister(channel)
+        }
         // `tcp-request connection` runs at accept, as in HAProxy: a refused client gets no TLS byte.
         if let refusal = frontend.admit(connectionFrom: channel.remoteAddress) {
             connection.session.denied()
