@@ -20,6 +20,7 @@
  *   c-relay reverse HOST PORT UNIX_PATH CERT KEY CA
  *   c-relay forward-plain UNIX_PATH HOST PORT
  *   c-relay reverse-plain HOST PORT UNIX_PATH
+ *   NO_RESUME=1 c-relay forward ...      # keeps no ticket: every handshake a full one
  *
  * Run by Benchmarks/reference.sh and Benchmarks/floors.sh through the harness's `custom` system.
  */
@@ -87,8 +88,10 @@ static void die(const char *what) {
     exit(1);
 }
 
+static int no_resume; /* NO_RESUME=1 in the environment: the forward side keeps no ticket (full handshakes) */
+
 static int keep_ticket(SSL *ssl, SSL_SESSION *session) {
-    if (pool_count == POOL_SIZE) return 0;
+    if (no_resume || pool_count == POOL_SIZE) return 0;
     pool[pool_count++] = session;
     return 1; /* the reference is ours */
 }
@@ -368,6 +371,7 @@ int main(int argc, char **argv) {
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
     mallopt(M_TRIM_THRESHOLD, 16 << 20);
     plain_mode = argc == 5 && strstr(argv[1], "-plain") != NULL;
+    no_resume = getenv("NO_RESUME") != NULL && !strcmp(getenv("NO_RESUME"), "1");
     if ((argc == 9 && !strcmp(argv[1], "forward")) || (plain_mode && !strcmp(argv[1], "forward-plain"))) {
         mode = FORWARD;
         unix_path = argv[2];

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import SidecarConfig
+import SidecarSystemd
 import SidecarTLS
 
 /// A backend ready to serve: its servers with resolved addresses and client-role TLS contexts, the
@@ -45,6 +46,8 @@ public final class ServerPlan: Sendable {
     /// The server's position in its backend: what the `Balancer` knows it by.
     public let index: Int
     public let address: SocketAddress
+    /// A Unix server's address, ready for `connect` without the bootstrap (`ProxyConnection`); nil for TCP.
+    let unixAddress: UnixStreamAddress?
     public let tls: TLSContext?
     /// The key under which TLS sessions with this server are cached; built once, not per connection.
     let sessionKey: String
@@ -57,6 +60,7 @@ public final class ServerPlan: Sendable {
         case .tcp(let host, let port):
             do {
                 address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+                unixAddress = nil
             } catch {
                 throw ProxyError(
                     "cannot resolve server '\(server.name)' address '\(host)': \(error)", at: server.location)
@@ -64,6 +68,7 @@ public final class ServerPlan: Sendable {
         case .unix(let path):
             do {
                 address = try SocketAddress(unixDomainSocketPath: path)
+                unixAddress = UnixStreamAddress(path: path)
             } catch {
                 throw ProxyError(
                     "server '\(server.name)' path '\(path)' is not a usable Unix socket path", at: server.location)

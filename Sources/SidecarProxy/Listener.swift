@@ -109,13 +109,11 @@ final class Listener: Sendable {
                             address: "\(address)"))
                 }
             }
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.maxMessagesPerRead, value: ReadTuning.maxMessagesPerRead)
-            // Small first buffer for idle D-Bus connections, growing for bulk transfers (ReadTuning).
-            .childChannelOption(.recvAllocator, value: ReadTuning.allocator)
+            // No child channel options: RelayChannelOptions sets them in the initializer, without futures.
             .childChannelInitializer { channel in
                 let generation = current.withLockedValue { $0 }
                 return channel.eventLoop.makeCompletedFuture {
+                    try RelayChannelOptions.apply(to: channel)
                     try ProxyConnection.accept(
                         channel, frontend: generation.frontend, bind: generation.bind, registry: registry,
                         logger: logger)

@@ -93,7 +93,11 @@ final class ProxyConnection {
         let connection = ProxyConnection(
             channel: channel, frontend: frontend, bind: bind, session: session, logger: logger)
         registry.register(channel)
-        channel.closeFuture.whenComplete { _ in registry.unregister(channel) }
+        // One close callback for both: a second one costs the callback list an array of its own.
+        channel.closeFuture.whenComplete { _ in
+            registry.statistics.close(session)
+            registry.unregister(channel)
+        }
         // `tcp-request connection` runs at accept, as in HAProxy: a refused client gets no TLS byte.
         if let refusal = frontend.admit(connectionFrom: channel.remoteAddress) {
             connection.session.denied()
@@ -320,15 +324,13 @@ final class ProxyConnection {
         if connectStarted == nil { connectStarted = .now() }
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
         let timeout = backend.backend.timeouts.connect.map(TimeAmount.init) ?? .seconds(10)
-        ClientBootstrap(group: client.eventLoop)
+        let bootstrap = ClientBootstrap(group: client.eventLoop)
             .connectTimeout(timeout)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.autoRead, value: true)
-            .channelOption(.maxMessagesPerRead, value: ReadTuning.maxMessagesPerRead)
-            // As on accepted channels: small first buffer for idle connections, larger for bulk.
-            .channelOption(.recvAllocator, value: ReadTuning.allocator)
+            // As on accepted channels, the options set in the initializer (RelayChannelOptions); autoRead is
+            // on by default.
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try RelayChannelOptions.apply(to: channel)
                     let connection = bound.value
                     let relay = RelayHandler(connection: connection, side: .server)
                     connection.serverRelay = ObjectIdentifier(relay)
@@ -342,10 +344,17 @@ final class ProxyConnection {
                     try channel.pipeline.syncOperations.addHandler(relay)
                 }
             }
-            .connect(to: server.address)
-            .whenComplete { result in
-                bound.value.connected(result, server: server)
-            }
+        // A Unix server is connected here when its `connect` completes at once (it does, unless the backend's
+        // backlog is full or nobody listens); anything else goes the bootstrap's way, which reports the error.
+        let channel: EventLoopFuture<Channel>
+        if let descriptor = server.unixAddress?.connect() {
+            channel = bootstrap.withConnectedSocket(descriptor)
+        } else {
+            channel = bootstrap.connect(to: server.address)
+        }
+        channel.whenComplete { result in
+            bound.value.connected(result, server: server)
+        }
     }
 
     private func connected(_ result: Result<Channel, any Error>, server: ServerPlan) {
@@ -508,6 +517,12 @@ final class ProxyConnection {
     private func logEnd() {
         guard !logged else { return }
         logged = true
+        // The line is at `info`: below that level nothing of it is built (its fields are formatted strings,
+        // and a TCP client's address is formatted anew), only the server slot given back.
+        guard logger.logLevel <= .info else {
+            releasePick()
+            return
+        }
         let milliseconds = (NIODeadline.now() - started).nanoseconds / 1_000_000
         let connections = frontend.backend.balancer.connections(on: pick?.index)
         let bytes = session.bytes

@@ -83,7 +83,8 @@ public final class TrafficStatistics: Sendable {
         state.withLockedValue { Array($0.sessions.values) }.sorted { $0.id < $1.id }
     }
 
-    /// Starts counting a client connection just accepted on `frontend`; it ends when `client` closes.
+    /// Starts counting a client connection just accepted on `frontend`; the caller ends it with `close(_:)`
+    /// when `client` closes (one close callback per connection for everything that ends with it).
     /// - Parameters:
     ///   - client: the client channel; closing it (`shutdown sessions`) ends the whole connection.
     ///   - peer: the client as the logs show it (`address:port`, `unix:<frontend>`).
@@ -98,7 +99,6 @@ public final class TrafficStatistics: Sendable {
             return session
         }
         session.frontendCounters.sessionOpened()
-        client.closeFuture.whenComplete { _ in self.close(session) }
         return session
     }
 
@@ -116,7 +116,7 @@ public final class TrafficStatistics: Sendable {
     }
 
     /// Removes `session` and adds its bytes to the totals of its frontend, backend and server.
-    private func close(_ session: LiveSession) {
+    func close(_ session: LiveSession) {
         let removed = state.withLockedValue { $0.sessions.removeValue(forKey: session.id) != nil }
         guard removed else { return }
         session.retire()

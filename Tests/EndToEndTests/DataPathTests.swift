@@ -44,6 +44,47 @@ import Testing
         }
     }
 
+    /// A new tunnel costs the reverse side one `connect` to its Unix server, and no look-up of the addresses of
+    /// a socket not yet connected: the server is connected before SwiftNIO gets the socket (a bootstrap's
+    /// connect asked for both addresses of the fresh socket, one answered `ENOTCONN`, and for its own address
+    /// once more). What remains per connection: the accepted socket's two addresses, the server socket's two
+    /// once connected, and one more of its own (at most 5 look-ups; there were 7).
+    @Test func aNewConnectionToAUnixServerIsOneConnectWithoutLookUpsBeforeIt() async throws {
+        try await withScenario { scenario in
+            let (reverse, forward) = try await scenario.startEchoTunnel()
+            // One tunnel first, so that the process has started everything it starts once.
+            let first = try UnixSocketClient(path: forward.socketPath)
+            try first.send("warm-up\n")
+            try await first.receive(until: "warm-up\n")
+            first.close()
+            let trace = scenario.path("reverse.strace")
+            let strace = try scenario.start(
+                "strace", try Harness.tool("strace", package: "strace"),
+                [
+                    "-f", "-e", "trace=socket,connect,getsockname,getpeername", "-o", trace, "-p",
+                    "\(reverse.process.pid)",
+                ])
+            try await strace.waitForLine(containing: ["attached"])
+            let connections = 5
+            for index in 0..<connections {
+                let client = try UnixSocketClient(path: forward.socketPath)
+                try client.send("connection \(index)\n")
+                try await client.receive(until: "connection \(index)\n")
+                client.close()
+            }
+            kill(strace.pid, SIGINT)
+            _ = try await strace.waitForExit()
+            let log = try String(contentsOfFile: trace, encoding: .utf8)
+            let calls = Self.calls(inLog: log)
+            let unixSockets = log.split(separator: "\n").filter { $0.contains("socket(AF_UNIX") }.count
+            #expect(unixSockets == connections, "Unix sockets: \(unixSockets)\n\(log)")
+            #expect(calls.filter { $0 == "connect" }.count == connections, "\(log)")
+            #expect(!log.contains("ENOTCONN"), "an address looked up before the socket was connected:\n\(log)")
+            let lookUps = calls.filter { $0 == "getsockname" || $0 == "getpeername" }.count
+            #expect(lookUps <= 5 * connections, "address look-ups: \(lookUps) for \(connections) connections\n\(log)")
+        }
+    }
+
     /// The names of the system calls in an strace log, without their resumptions. With `-f` each line starts
     /// with the thread's id, which strace pads to five columns (`%-5d `): `123   read(…` as well as `12345 read(…`.
     static func calls(in path: String) throws -> [String] {

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Benchmarks/perconnection.sh: what one new tunnel (a Unix connection to the forward side, a TCP connection and
+# a mutual TLS 1.3 handshake to the reverse side, a Unix connection to the backend, a 32-byte round trip and the
+# close) costs each proxy, in figures that do not depend on how busy the machine is: system calls (`strace -c
+# -f`) and instructions in user space (`valgrind --tool=callgrind`), for sidecar, HAProxy (nbthread 1) and
+# Benchmarks/c-relay.c, forward and reverse.
+#
+#   Benchmarks/perconnection.sh strace sidecar                 # system calls per connection, resumed handshakes
+#   MODE=full Benchmarks/perconnection.sh callgrind haproxy    # instructions per connection, full handshakes
+#   COUNTS="100 300" Benchmarks/perconnection.sh callgrind c-relay
+#   SIDECAR=/path/to/sidecar Benchmarks/perconnection.sh callgrind sidecar
+#   KEEP=1 ...                                                 # keep the callgrind files (see below)
+#
+# Each pair is started twice, under the tool, and opens COUNTS (default "50 250") connections one after another
+# (the harness's `tunnelbench connrate --parallel 1 --size 32`). Start-up, the first full handshake (no ticket
+# yet) and shutdown are the same in both runs, so (second − first) ÷ (difference in connections) is what one
+# more connection costs. MODE=resumed (default) leaves resumption on; MODE=full turns it off on the forward
+# side (sidecar --no-ssl-reuse, HAProxy no-ssl-reuse, c-relay NO_RESUME=1), so every handshake is a full one.
+# Prints one line per process and figure. With KEEP=1 the work directory stays: feed both runs' callgrind files
+# to `callgrind_annotate --inclusive=yes` and subtract (Benchmarks/callgrind-diff.py does that per function).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=Benchmarks/lib.sh
+source "$ROOT/Benchmarks/lib.sh"
+require_harness Benchmarks/perconnection.sh
+TOOL=${1:?usage: perconnection.sh strace|callgrind sidecar|haproxy|c-relay}
+SYSTEM=${2:?usage: perconnection.sh strace|callgrind sidecar|haproxy|c-relay}
+require_tools Benchmarks/perconnection.sh "haproxy strace valgrind gcc libssl-dev" haproxy strace valgrind cc
+MODE=${MODE:-resumed}
+[[ $MODE == resumed || $MODE == full ]] || { echo "MODE must be resumed or full, not $MODE" >&2; exit 2; }
+read -r -a COUNTS <<<"${COUNTS:-50 250}"
+SIDECAR=${SIDECAR:-$ROOT/.build/release/sidecar}
+WORK=$(mktemp -d /tmp/perconnection.XXXXXX)
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+cc -O2 -pthread -o "$WORK/tunnelbench" "$BENCH/tunnelbench.c"
+case $SYSTEM in
+    sidecar)
+        [[ -x $SIDECAR ]] || { echo "no sidecar at $SIDECAR (build it, or set SIDECAR=)" >&2; exit 2; }
+        if [[ $TOOL == callgrind ]]; then
+            # Valgrind 3.19 cannot read the DWARF 5 Swift writes (it gives up); the symbol table is enough.
+            objcopy --strip-debug "$SIDECAR" "$WORK/sidecar"
+            SIDECAR=$WORK/sidecar
+        fi
+        ;;
+    c-relay) cc -O2 -o "$WORK/c-relay" "$ROOT/Benchmarks/c-relay.c" -lssl -lcrypto ;;
+    haproxy) ;;
+    *) echo "unknown system $SYSTEM (sidecar, haproxy or c-relay)" >&2; exit 2 ;;
+esac
+bash "$BENCH/certs.sh" "$WORK/certs" >/dev/null 2>&1
+CERTS=$WORK/certs
+NO_REUSE_FLAG=() HAPROXY_NO_REUSE="" RELAY_NO_RESUME=0
+if [[ $MODE == full ]]; then NO_REUSE_FLAG=(--no-ssl-reuse) HAPROXY_NO_REUSE=" no-ssl-reuse" RELAY_NO_RESUME=1; fi
+
+wrap() { # wrap NAME RUN: the tool's command prefix for one proxy process
+    case $TOOL in
+        strace) echo "strace -f -c -o $WORK/$2-$1.strace" ;;
+        callgrind) echo "valgrind --tool=callgrind --callgrind-out-file=$WORK/$2-$1.callgrind" ;;
+        *) echo "unknown tool $TOOL (strace or callgrind)" >&2; exit 2 ;;
+    esac
+}
+
+start() { # start RUN: the echo server and both proxies
+    local run=$1 dir=$WORK/$1 port
+    mkdir -p "$dir"
+    port=$((20000 + RANDOM % 12000))
+    "$WORK/tunnelbench" server --unix "$dir/echo.sock" --max-seconds 900 >"$dir/server.log" 2>&1 &
+    PIDS+=($!)
+    case $SYSTEM in
+        sidecar)
+            $(wrap rev "$run") "$SIDECAR" reverse --listen "127.0.0.1:$port" --connect "unix:$dir/echo.sock" \
+                --cert "$CERTS/server.crt" --key "$CERTS/server.key" --ca "$CERTS/ca.crt" --threads 1 \
+                --log-level warning >"$dir/rev.log" 2>&1 &
+            REV=$!
+            $(wrap fwd "$run") "$SIDECAR" forward --listen "unix:$dir/fwd.sock" --connect "127.0.0.1:$port" \
+                --cert "$CERTS/client.crt" --key "$CERTS/client.key" --ca "$CERTS/ca.crt" --server-name localhost \
+                --threads 1 --log-level warning "${NO_REUSE_FLAG[@]}" >"$dir/fwd.log" 2>&1 &
+            FWD=$!
+            ;;
+        c-relay)
+            $(wrap rev "$run") "$WORK/c-relay" reverse 127.0.0.1 "$port" "$dir/echo.sock" "$CERTS/server.crt" \
+                "$CERTS/server.key" "$CERTS/ca.crt" >"$dir/rev.log" 2>&1 &
+            REV=$!
+            NO_RESUME=$RELAY_NO_RESUME $(wrap fwd "$run") "$WORK/c-relay" forward "$dir/fwd.sock" 127.0.0.1 "$port" \
+                "$CERTS/client.crt" "$CERTS/client.key" "$CERTS/ca.crt" localhost >"$dir/fwd.log" 2>&1 &
+            FWD=$!
+            ;;
+        haproxy)
+            local side
+            for side in rev fwd; do
+                cat >"$dir/$side.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+EOF
+            done
+            cat >>"$dir/rev.cfg" <<EOF
+frontend rev_in
+    bind 127.0.0.1:$port ssl crt $CERTS/server.pem ca-file $CERTS/ca.crt verify required ssl-min-ver TLSv1.3
+    default_backend echo
+backend echo
+    server s1 $dir/echo.sock
+EOF
+            cat >>"$dir/fwd.cfg" <<EOF
+frontend fwd_in
+    bind unix@$dir/fwd.sock mode 600
+    default_backend rev
+backend rev
+    server rev1 127.0.0.1:$port ssl crt $CERTS/client.pem ca-file $CERTS/ca.crt verify required verifyhost localhost sni str(localhost) ssl-min-ver TLSv1.3$HAPROXY_NO_REUSE
+EOF
+            $(wrap rev "$run") haproxy -db -f "$dir/rev.cfg" >"$dir/rev.log" 2>&1 &
+            REV=$!
+            $(wrap fwd "$run") haproxy -db -f "$dir/fwd.cfg" >"$dir/fwd.log" 2>&1 &
+            FWD=$!
+            ;;
+    esac
+    PIDS+=("$REV" "$FWD")
+    # Ready when both listen: no connection attempt may reach a half-started pair (it would cost one run more).
+    local i
+    for i in $(seq 1 600); do
+        if [[ -S $dir/fwd.sock ]] && ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    echo "the $SYSTEM pair did not start: $(cat "$dir"/*.log)" >&2
+    exit 1
+}
+
+traced() { # traced PID: the proxy's own PID (strace runs it as a child; valgrind runs in its place)
+    if [[ $TOOL == strace ]]; then pgrep -o -P "$1"; else echo "$1"; fi
+}
+
+stop() { # stop: SIGTERM to both proxies, then wait for the tool to write its report
+    kill -TERM "$(traced "$FWD")" "$(traced "$REV")"
+    wait "$FWD" "$REV" 2>/dev/null || true
+}
+
+for run in "${COUNTS[@]}"; do
+    start "$run"
+    timeout 900 "$WORK/tunnelbench" connrate --unix "$WORK/$run/fwd.sock" --count "$run" --parallel 1 --size 32 \
+        --timeout 890 >"$WORK/$run/connrate.txt" || { cat "$WORK/$run/connrate.txt" >&2; exit 1; }
+    grep -q ' errors=0 ' "$WORK/$run/connrate.txt" || { cat "$WORK/$run/connrate.txt" >&2; exit 1; }
+    # The client has closed its last connection; give the proxies time to close theirs (both runs alike).
+    sleep 1
+    stop
+done
+
+python3 - "$WORK" "$TOOL" "$SYSTEM" "$MODE" "${COUNTS[@]}" <<'PY'
+import collections, sys
+work, tool, system, mode, first, second = sys.argv[1:7]
+delta = int(second) - int(first)
+
+
+def strace_calls(path):
+    calls = collections.Counter()
+    for line in open(path):
+        fields = line.split()
+        # % time, seconds, usecs/call, calls, [errors], syscall
+        if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+            calls[fields[-1]] = int(fields[3])
+    return calls
+
+
+def instructions(path):
+    for line in open(path):
+        if line.startswith("totals:") or line.startswith("summary:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no totals in {path}")
+
+
+for side in ("fwd", "rev"):
+    if tool == "strace":
+        a, b = strace_calls(f"{work}/{first}-{side}.strace"), strace_calls(f"{work}/{second}-{side}.strace")
+        per = {name: (b[name] - a[name]) / delta for name in set(a) | set(b)}
+        total = sum(per.values())
+        detail = " ".join(f"{name}={value:.2f}" for name, value in sorted(per.items(), key=lambda kv: (-kv[1], kv[0])) if abs(value) >= 0.005)
+        print(f"system={system} mode={mode} side={side} syscalls_per_conn={total:.2f} {detail}")
+    else:
+        a, b = instructions(f"{work}/{first}-{side}.callgrind"), instructions(f"{work}/{second}-{side}.callgrind")
+        print(f"system={system} mode={mode} side={side} instructions_per_conn={(b - a) / delta:,.0f}")
+PY
+echo "files: $WORK"
+trap - EXIT
+cleanup
+if [[ ${KEEP:-0} != 1 ]]; then rm -rf "$WORK"; fi
