@@ -171,7 +171,7 @@ final class RelayHandler: ChannelDuplexHandler, TLSPlaintextReceiver {
 
     private func partnerWrite(_ buffer: ByteBuffer) {
         if let tlsBelow {
-            tlsBelow.handler.write(context: tlsBelow.context, data: wrapOutboundOut(buffer), promise: nil)
+            tlsBelow.handler.write(buffer, promise: nil, context: tlsBelow.context)
         } else {
             context?.write(wrapOutboundOut(buffer), promise: nil)
         }

@@ -305,7 +305,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: outbound
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let buffer = unwrapOutboundIn(data)
+        write(unwrapOutboundIn(data), promise: promise, context: context)
+    }
+
+    /// `write(context:data:promise:)` for the handler directly above, called directly with this handler's own
+    /// context and the plaintext as it is: no `NIOAny` to wrap and unwrap (see `TLSPlaintextReceiver`).
+    package func write(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         switch state {
         case .idle, .handshaking:
             pendingWrites.append((buffer, promise))
