@@ -277,11 +277,13 @@ import Testing
         #expect(receiver.received == "direct last")
         #expect(pair.serverEvents.inputClosed)
         #expect(!receiver.log.contains("read after input closed"), "\(receiver.log)")
-        // Removing the handler lets go of the receiver (the two would otherwise keep each other alive).
+        // Removing the handler lets go of the receiver, which (as the relay does) holds the handler: the two
+        // would otherwise keep each other alive.
         weak var released: PlaintextLog?
         do {
             let temporary = PlaintextLog(pipelineView: pair.serverEvents)
             released = temporary
+            temporary.handler = try pair.clientHandler()
             try pair.clientHandler().passPlaintext(to: temporary)
         }
         _ = try pair.client.pipeline.syncOperations.removeHandler(try pair.clientHandler()).wait()
@@ -400,6 +402,8 @@ final class PlaintextLog: TLSPlaintextReceiver {
     private let pipelineView: Recorder
     var receivedBytes = ByteBuffer()
     var log: [String] = []
+    /// The TLS handler, when the test makes the receiver hold it as the relay does.
+    var handler: TLSHandler?
 
     init(pipelineView: Recorder) { self.pipelineView = pipelineView }
 
