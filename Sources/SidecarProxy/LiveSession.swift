@@ -1,6 +1,7 @@
 import Atomics
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -33,8 +34,10 @@ public final class LiveSession: Sendable {
     let frontendCounters: TrafficCounters
     private let client: Channel
     private let statistics: TrafficStatistics
-    private let fromClient = ManagedAtomic<Int>(0)
-    private let fromServer = ManagedAtomic<Int>(0)
+    /// Stored in the object itself (`Synchronization.Atomic`), not boxed as `ManagedAtomic` is: counting a
+    /// read then costs no retain and release of a box.
+    private let fromClient = Atomic<Int>(0)
+    private let fromServer = Atomic<Int>(0)
     private let killed = ManagedAtomic<Bool>(false)
     private let details = NIOLockedValueBox(Details())
 
@@ -61,7 +64,11 @@ public final class LiveSession: Sendable {
     /// Counts one read burst; `fromClient` is the client-to-server direction.
     @inline(__always)
     func add(_ count: Int, fromClient client: Bool) {
-        (client ? fromClient : fromServer).wrappingIncrement(by: count, ordering: .relaxed)
+        if client {
+            fromClient.wrappingAdd(count, ordering: .relaxed)
+        } else {
+            fromServer.wrappingAdd(count, ordering: .relaxed)
+        }
     }
 
     /// Records the verified client certificate's subject.

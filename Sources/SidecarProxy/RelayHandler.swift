@@ -1,4 +1,5 @@
 import NIOCore
+import SidecarTLS
 
 /// One half of a relay: the last handler of a channel, paired with the `RelayHandler` of the other channel
 /// (client side with server side), passing bytes across in both directions.
@@ -14,7 +15,14 @@ import NIOCore
 ///
 /// Both channels of a pair run on the same event loop (the backend is connected on the client's loop), so
 /// partners call each other directly. Not `Sendable`.
-final class RelayHandler: ChannelDuplexHandler {
+///
+/// On a TLS channel whose relay sits directly on the `TLSHandler` (every TLS channel but a client channel with
+/// `option dbus`, whose filter sits between them), the pair also skips the pipeline between the two once
+/// linked: the relay writes, flushes and asks for reads by calling the TLS handler with its own context, and
+/// the TLS handler passes decrypted bytes straight to the relay (`TLSPlaintextReceiver`). The calls and their
+/// order are those the pipeline would make; each skipped hop saved reference counting, an existential call and
+/// `NIOAny` handling, five hops per relayed round trip on the TLS side.
+final class RelayHandler: ChannelDuplexHandler, TLSPlaintextReceiver {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -27,6 +35,9 @@ final class RelayHandler: ChannelDuplexHandler {
     /// Whether the partner's channel takes writes: false until linked and after the partner closed.
     private var partnerWritable = false
     private var held: CircularBuffer<ByteBuffer> = CircularBuffer(initialCapacity: 2)
+    /// The TLS handler directly below this one, with its context, once linked (see the type's comment). The
+    /// TLS handler holds this relay in turn; both let go in `handlerRemoved`.
+    private var tlsBelow: (handler: TLSHandler, context: ChannelHandlerContext)?
     private var inputClosed = false
     private var outputClosed = false
 
@@ -36,7 +47,11 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        tlsBelow?.handler.passPlaintext(to: nil)
+        tlsBelow = nil
+    }
 
     /// Closes a channel whose both directions are finished; its output was closed only after its writes
     /// drained, so nothing is pending here.
@@ -46,12 +61,35 @@ final class RelayHandler: ChannelDuplexHandler {
 
     /// Pairs two handlers and releases whatever each held.
     static func link(_ first: RelayHandler, _ second: RelayHandler) {
+        first.attachToTLSBelow()
+        second.attachToTLSBelow()
         first.partner = second
         second.partner = first
         first.partnerWritable = second.channelWritable
         second.partnerWritable = first.channelWritable
         first.releaseHeld()
         second.releaseHeld()
+    }
+
+    /// Finds the TLS handler directly below, if any: the pipelines are built as TLS, then `option dbus`'s
+    /// filter (client channel only), then this relay (`ProxyConnection.accept`, `connectNextServer`).
+    private func attachToTLSBelow() {
+        let operations = context?.pipeline.syncOperations
+        guard let below = try? operations?.context(handlerType: TLSHandler.self),
+            let handler = below.handler as? TLSHandler,
+            (try? operations?.context(handlerType: DBusFilter.self)) == nil
+        else { return }
+        tlsBelow = (handler, below)
+        handler.passPlaintext(to: self)
+    }
+
+    /// Asks the channel for a read: through the TLS handler directly when there is one below.
+    private func readBelow(_ context: ChannelHandlerContext) {
+        if let tlsBelow {
+            tlsBelow.handler.read(context: tlsBelow.context)
+        } else {
+            context.read()
+        }
     }
 
     private func releaseHeld() {
@@ -61,22 +99,33 @@ final class RelayHandler: ChannelDuplexHandler {
             partner.partnerFlush()
         }
         if inputClosed { partner.partnerCloseOutput() }
-        if pendingRead, partnerWritable {
+        if pendingRead, partnerWritable, let context {
             pendingRead = false
-            context?.read()
+            readBelow(context)
         }
     }
 
     // MARK: inbound from our channel
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        connection.count(buffer.readableBytes, from: side)
-        if let partner { partner.partnerWrite(buffer) } else { held.append(buffer) }
+        received(unwrapInboundIn(data))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         partner?.partnerFlush()
+    }
+
+    func tlsPlaintextRead(_ buffer: ByteBuffer) {
+        received(buffer)
+    }
+
+    func tlsPlaintextReadComplete() {
+        partner?.partnerFlush()
+    }
+
+    private func received(_ buffer: ByteBuffer) {
+        connection.count(buffer.readableBytes, from: side)
+        if let partner { partner.partnerWrite(buffer) } else { held.append(buffer) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -110,7 +159,7 @@ final class RelayHandler: ChannelDuplexHandler {
 
     func read(context: ChannelHandlerContext) {
         if partnerWritable {
-            context.read()
+            readBelow(context)
         } else {
             pendingRead = true
         }
@@ -121,18 +170,26 @@ final class RelayHandler: ChannelDuplexHandler {
     private var channelWritable: Bool { context?.channel.isWritable ?? false }
 
     private func partnerWrite(_ buffer: ByteBuffer) {
-        context?.write(wrapOutboundOut(buffer), promise: nil)
+        if let tlsBelow {
+            tlsBelow.handler.write(buffer, promise: nil, context: tlsBelow.context)
+        } else {
+            context?.write(wrapOutboundOut(buffer), promise: nil)
+        }
     }
 
     private func partnerFlush() {
-        context?.flush()
+        if let tlsBelow {
+            tlsBelow.handler.flush(context: tlsBelow.context)
+        } else {
+            context?.flush()
+        }
     }
 
     private func partnerWritabilityChanged(to writable: Bool) {
         partnerWritable = writable
         guard writable, pendingRead, let context else { return }
         pendingRead = false
-        context.read()
+        readBelow(context)
     }
 
     private func partnerCloseOutput() {

@@ -51,6 +51,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var handshakeStarted: NIODeadline?
     /// Set while decrypting, so a plaintext burst ends with one `channelReadComplete`.
     private var producedPlaintext = false
+    /// The handler directly above, when it takes plaintext straight from here (see `TLSPlaintextReceiver`).
+    /// Held strongly; the receiver or `handlerRemoved` lets go.
+    private var plaintextReceiver: (any TLSPlaintextReceiver)?
 
     /// - Parameters:
     ///   - context: the `SSL_CTX` wrapper; its role decides client or server.
@@ -81,6 +84,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        plaintextReceiver = nil
         handshakeTimer?.cancel()
         failPendingWrites(ChannelError.ioOnClosedChannel)
     }
@@ -137,10 +141,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .handshaking = state { context.read() }
         if producedPlaintext {
             producedPlaintext = false
-            context.fireChannelReadComplete()
+            passReadComplete(context: context)
         } else if case .active = state {
             // Nothing decrypted yet (partial record): ask for more if autoRead is off upstream.
-            context.fireChannelReadComplete()
+            passReadComplete(context: context)
         }
     }
 
@@ -216,7 +220,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         loop: while true {
             if plaintext.writableBytes == 0 {
                 producedPlaintext = true
-                context.fireChannelRead(wrapInboundOut(plaintext))
+                pass(plaintext, context: context)
                 plaintext = connection.allocator.buffer(capacity: Self.plaintextCapacity(expecting))
             }
             switch connection.read(into: &plaintext) {
@@ -228,14 +232,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .closed:
                 if plaintext.readableBytes > 0 {
                     producedPlaintext = true
-                    context.fireChannelRead(wrapInboundOut(plaintext))
+                    pass(plaintext, context: context)
                     plaintext.clear()
                 }
                 peerSentCloseNotify(context: context)
                 return
             case .failed(let error):
                 if plaintext.readableBytes > 0 {
-                    context.fireChannelRead(wrapInboundOut(plaintext))
+                    pass(plaintext, context: context)
                 }
                 fail(error, context: context)
                 return
@@ -243,13 +247,38 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if plaintext.readableBytes > 0 {
             producedPlaintext = true
-            context.fireChannelRead(wrapInboundOut(plaintext))
+            pass(plaintext, context: context)
         }
         // Post-handshake messages (key updates) may need an answer.
         if connection.hasOutbound {
             writeOutbound(context: context)
             context.flush()
         }
+    }
+
+    /// Hands decrypted bytes to the handler above: straight to a `TLSPlaintextReceiver` if one is set,
+    /// else through the pipeline.
+    private func pass(_ plaintext: ByteBuffer, context: ChannelHandlerContext) {
+        if let plaintextReceiver {
+            plaintextReceiver.tlsPlaintextRead(plaintext)
+        } else {
+            context.fireChannelRead(wrapInboundOut(plaintext))
+        }
+    }
+
+    private func passReadComplete(context: ChannelHandlerContext) {
+        if let plaintextReceiver {
+            plaintextReceiver.tlsPlaintextReadComplete()
+        } else {
+            context.fireChannelReadComplete()
+        }
+    }
+
+    /// Sends decrypted bytes and read-complete to `receiver` directly instead of through the pipeline, or
+    /// through the pipeline again with nil. Only for the handler directly above this one: a handler in between
+    /// would be skipped. Every other event still goes through the pipeline, in the same order as before.
+    package func passPlaintext(to receiver: (any TLSPlaintextReceiver)?) {
+        plaintextReceiver = receiver
     }
 
     /// Plaintext buffers are at most 64 KiB: larger ones would come from fresh `mmap`ed memory each time
@@ -276,7 +305,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: outbound
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let buffer = unwrapOutboundIn(data)
+        write(unwrapOutboundIn(data), promise: promise, context: context)
+    }
+
+    /// `write(context:data:promise:)` for the handler directly above, called directly with this handler's own
+    /// context and the plaintext as it is: no `NIOAny` to wrap and unwrap (see `TLSPlaintextReceiver`).
+    package func write(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         switch state {
         case .idle, .handshaking:
             pendingWrites.append((buffer, promise))

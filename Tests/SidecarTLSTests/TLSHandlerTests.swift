@@ -252,6 +252,44 @@ import Testing
         #expect(pair.serverEvents.readSizes.allSatisfy { $0 <= 64 * 1024 }, "\(pair.serverEvents.readSizes)")
     }
 
+    @Test func aPlaintextReceiverTakesTheBytesDirectlyAndTheRestStillComesThroughThePipeline() throws {
+        let pair = try TLSPair(pki: pki)
+        try pair.interact()
+        let receiver = PlaintextLog(pipelineView: pair.serverEvents)
+        try pair.serverHandler().passPlaintext(to: receiver)
+        pair.client.writeAndFlush(ByteBuffer(string: "direct"), promise: nil)
+        try pair.interact()
+        // The bytes and the end of the read burst went to the receiver; the handler above saw none of them.
+        #expect(receiver.received == "direct")
+        #expect(receiver.log.last == "complete")
+        #expect(pair.serverEvents.readSizes.isEmpty)
+        // Without a receiver, the pipeline again.
+        try pair.serverHandler().passPlaintext(to: nil)
+        pair.client.writeAndFlush(ByteBuffer(string: "piped"), promise: nil)
+        try pair.interact()
+        #expect(pair.serverEvents.received == "piped")
+        #expect(receiver.received == "direct")
+        // Events other than plaintext still come through the pipeline, after the plaintext before them.
+        try pair.serverHandler().passPlaintext(to: receiver)
+        pair.client.writeAndFlush(ByteBuffer(string: " last"), promise: nil)
+        pair.client.close(mode: .output, promise: nil)
+        try pair.interact()
+        #expect(receiver.received == "direct last")
+        #expect(pair.serverEvents.inputClosed)
+        #expect(!receiver.log.contains("read after input closed"), "\(receiver.log)")
+        // Removing the handler lets go of the receiver, which (as the relay does) holds the handler: the two
+        // would otherwise keep each other alive.
+        weak var released: PlaintextLog?
+        do {
+            let temporary = PlaintextLog(pipelineView: pair.serverEvents)
+            released = temporary
+            temporary.handler = try pair.clientHandler()
+            try pair.clientHandler().passPlaintext(to: temporary)
+        }
+        _ = try pair.client.pipeline.syncOperations.removeHandler(try pair.clientHandler()).wait()
+        #expect(released == nil)
+    }
+
     @Test func anIdleConnectionHoldsNoBuffers() throws {
         let pair = try TLSPair(pki: pki)
         try pair.interact()
@@ -356,6 +394,28 @@ final class Recorder: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? TLSError { errors.append(error) }
     }
+}
+
+/// Plaintext taken straight from a TLS handler (`TLSPlaintextReceiver`), with what the pipeline's handler above
+/// had seen at the time of each call.
+final class PlaintextLog: TLSPlaintextReceiver {
+    private let pipelineView: Recorder
+    var receivedBytes = ByteBuffer()
+    var log: [String] = []
+    /// The TLS handler, when the test makes the receiver hold it as the relay does.
+    var handler: TLSHandler?
+
+    init(pipelineView: Recorder) { self.pipelineView = pipelineView }
+
+    var received: String { String(buffer: receivedBytes) }
+
+    func tlsPlaintextRead(_ buffer: ByteBuffer) {
+        var buffer = buffer
+        log.append(pipelineView.inputClosed ? "read after input closed" : "read")
+        receivedBytes.writeBuffer(&buffer)
+    }
+
+    func tlsPlaintextReadComplete() { log.append("complete") }
 }
 
 /// A TLS client and server on two embedded channels, with a way to move bytes between them.
