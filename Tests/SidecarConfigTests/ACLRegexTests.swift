@@ -10,7 +10,8 @@ import Testing
         ("node", "mynode1", true), ("node", "nod", false), ("", "anything", true), ("", "", true),
         ("a b", "a b", true), ("é", "café", true), ("#", "a#b", true), ("a}", "a}", true), ("]", "]", true),
         // `.` is one scalar, newline included
-        ("^.$", "é", true), ("^.$", "\n", true), ("^a.c$", "a\nc", true), ("^...$", "ab", false),
+        ("^.$", "é", true), ("^.{3}$", "été", true), ("^.$", "\n", true), ("^a.c$", "a\nc", true),
+        ("^...$", "ab", false),
         // anchors: `^` only at the start, `$` only at the very end
         ("^node", "node1", true), ("^node", "xnode", false), ("1$", "node1", true), ("1$", "node1\n", false),
         ("^$", "", true), ("^$", "\n", false), ("a^b", "a^b", false), ("a$b", "a$b", false),

@@ -84,6 +84,25 @@ import Testing
                     + "is not supported: sidecar matches in linear time at 2") == true, "\(failures)")
     }
 
+    /// The configuration's escapes apply before the expression's outside single quotes, as in HAProxy
+    /// (README, `-m reg`): `'\x{e9}'` reaches the expression, unquoted it is a configuration error.
+    @Test func regexEscapesInSingleQuotesReachTheExpression() throws {
+        let (model, diagnostics) = parse(
+            config(frontend: [
+                "bind :2021 \(tls)", "acl ok ssl_c_s_dn(CN) -m reg '^caf\\x{e9}\\\\$'",
+                "tcp-request session reject unless ok",
+            ]))
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        guard case .regexes(let regexes) = model.fe.sessionRules.first?.condition?.allACLs.first?.patterns else {
+            Issue.record("expected a regular expression")
+            return
+        }
+        #expect(regexes.first?.source == "^caf\\x{e9}\\\\$")
+        #expect(regexes.first?.matches("café\\") == true)
+        let found = errors(in: config(frontend: ["bind :2021 \(tls)", "acl ok ssl_c_s_dn(CN) -m reg ^caf\\x{e9}$"]))
+        #expect(found.first?.message.contains("invalid '\\x' escape") == true, "\(found)")
+    }
+
     @Test func connectionRulesWithoutTLSFetchesAreKept() throws {
         let (model, diagnostics) = parse(
             config(frontend: ["bind :2021 \(tls)", "tcp-request connection reject unless { src 10.0.0.0/8 }"]))
