@@ -53,9 +53,8 @@ struct ACLRegexParser {
     private mutating func parseConcatenation() throws(ACLRegex.CompileError) -> ACLRegexNode {
         var items: [ACLRegexNode] = []
         while let scalar = peek(), scalar != "|", scalar != ")" {
-            let start = index
             let atom = try parseAtom()
-            items.append(try parseQuantifiers(of: atom, atomStart: start))
+            items.append(try parseQuantifiers(of: atom))
         }
         switch items.count {
         case 0: return .empty
@@ -66,9 +65,7 @@ struct ACLRegexParser {
 
     /// One quantifier after `atom`, if any, and its lazy `?`. A second quantifier is an error: `a**` has nothing
     /// to repeat in PCRE, and `a*+` is possessive.
-    private mutating func parseQuantifiers(of atom: ACLRegexNode, atomStart: Int) throws(ACLRegex.CompileError)
-        -> ACLRegexNode
-    {
+    private mutating func parseQuantifiers(of atom: ACLRegexNode) throws(ACLRegex.CompileError) -> ACLRegexNode {
         let quantifierStart = index
         guard let (minimum, maximum) = try parseQuantifier() else { return atom }
         if case .assertion = atom {
