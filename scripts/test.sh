@@ -58,6 +58,7 @@ PACKAGES=(
     "binutils:objcopy"      # the release binary's debug information split off (make)
     "make:make"
     "git:git"               # the commit sidecar --version names
+    "grep:grep"             # grep -P: PCRE2, the reference peer of the -m reg tests (ACLRegexPCRE2Tests)
     "dpkg-dev:dpkg-buildpackage" # the Debian package (step_package_deb; step_systemd installs it)
     "debhelper:dh"
     "lintian:lintian"

@@ -1,42 +1,34 @@
-import Synchronization
-
-/// A `-m reg` pattern, compiled once, at load. The syntax is Swift's `Regex`: a superset of POSIX extended
-/// regular expressions for the patterns operators write (`^node[0-9]+$`, `(a|b)`, `[[:digit:]]{2,}`), which
-/// is what HAProxy built without PCRE takes. The match is a search (unanchored), as in HAProxy; write `^...$`
-/// to match a whole value. As in POSIX, `.` also matches a newline and `$` only matches at the very end.
+/// A `-m reg` pattern, compiled once, at load, into an `ACLRegexProgram` that matches in time linear in the value.
+/// The syntax is POSIX extended regular expressions with the PCRE2 additions operators bring from HAProxy
+/// (`\d`, `\w`, `\b`, `(?:...)`, lazy quantifiers, a leading `(?i)`); what needs backtracking (backreferences,
+/// lookaround, atomic groups, possessive quantifiers) is refused at load with its position (see
+/// `ACLRegexParser`). The match is a search (unanchored), as in HAProxy; write `^...$` to match a whole value. As
+/// in POSIX, `.` also matches a newline and `$` only matches at the very end. The value is read as Unicode
+/// scalars, so `.` is one character, not one byte.
 ///
-/// Threading: one value is shared by every connection, on every event loop, but `Regex` is not `Sendable`
-/// and builds its matching program lazily, on first use. So the expression lives in a `Mutex` and each match
-/// runs under it. Matches are short (certificate names and DNs) and ACLs are evaluated once per connection,
-/// so contention is negligible. `init` runs one match, so that the lazy step happens at load rather than on
-/// a connection.
+/// Threading: the program is immutable and `Sendable`; every connection, on every event loop, matches with it at
+/// once, without a lock.
 public final class ACLRegex: Sendable, Hashable, CustomStringConvertible {
     /// The expression as written.
     public let source: String
     public let ignoreCase: Bool
-    private let regex: Mutex<Regex<AnyRegexOutput>>
+    /// The compiled expression.
+    package let program: ACLRegexProgram
 
     /// Compiles `source`.
-    /// - Throws: `ACLRegex.CompileError` with the parser's message, e.g. `expected ')'`.
+    /// - Throws: `ACLRegex.CompileError` in the operator's words with the 1-based position in `source`, e.g.
+    ///   `unmatched ')' at 7`.
     public init(_ source: String, ignoreCase: Bool) throws(CompileError) {
         self.source = source
         self.ignoreCase = ignoreCase
-        var regex: Regex<AnyRegexOutput>
-        do {
-            regex = try Regex(source).dotMatchesNewlines()
-            if ignoreCase { regex = regex.ignoresCase() }
-            _ = try regex.firstMatch(in: "")
-        } catch {
-            throw CompileError(message: "\(error)")
-        }
-        self.regex = Mutex(regex)
+        self.program = try ACLRegexProgram(source, ignoreCase: ignoreCase)
     }
 
     /// Whether the expression matches somewhere in `value`.
     public func matches(_ value: String) -> Bool {
         // As with the C library, which saw the value as a C string: a value holding a NUL is no certificate name.
         guard !value.utf8.contains(0) else { return false }
-        return regex.withLock { value.contains($0) }
+        return program.search(Array(value.unicodeScalars)).matched
     }
 
     public static func == (lhs: ACLRegex, rhs: ACLRegex) -> Bool {

@@ -30,7 +30,8 @@ import Testing
     @Test(arguments: [
         ("acl a ssl_c_foo x", "unknown or unsupported fetch 'ssl_c_foo'"),
         ("acl a ssl_c_s_dn(CN) -m regex x", "unsupported match method '-m regex'"),
-        ("acl a ssl_c_s_dn(CN) -m reg (", "invalid regular expression '('"),
+        ("acl a ssl_c_s_dn(CN) -m reg (", "invalid regular expression '(': unmatched '(' at 1"),
+        ("acl a ssl_c_s_dn(CN) -m reg ^(a)\\1$", "invalid regular expression '^(a)\\1$': backreferences ('\\1') are"),
         ("acl a ssl_c_used yes", "takes no pattern"),
         ("acl a src 10.0.0.0/40", "not an IP address or CIDR block"),
         ("acl a ssl_c_verify x", "not an integer pattern"),
@@ -50,6 +51,56 @@ import Testing
         #expect(found.count == 1, "\(found)")
         #expect(found.first?.message.contains(message) == true, "\(found)")
         #expect(found.first?.location.line == 5)
+    }
+
+    /// A pattern a backtracking engine takes exponential time on still loads and answers at once (see
+    /// `ACLRegexTests.catastrophicPatternsRunInLinearSteps`); an unsupported construct is a load error naming the
+    /// file and line.
+    @Test func regexACLWithNestedRepetitionLoadsAndEvaluates() throws {
+        let (model, diagnostics) = parse(
+            config(frontend: [
+                "bind :2021 \(tls)", "acl ok_cn ssl_c_s_dn(CN) -m reg -i ^([a-z0-9-]+\\.?)+\\.example\\.com$",
+                "tcp-request session reject unless ok_cn",
+            ]), file: "conf.d/manager.cfg")
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        let acl = try #require(model.fe.sessionRules.first?.condition?.allACLs.first)
+        guard case .regexes(let regexes) = acl.patterns, let regex = regexes.first else {
+            Issue.record("expected a regular expression, got \(acl.patterns)")
+            return
+        }
+        #expect(regex.matches("Node-1.Example.com"))
+        #expect(regex.matches("a.b.example.com"))
+        #expect(!regex.matches("example.com"))
+        #expect(!regex.matches(String(repeating: "a", count: 63) + "!"))
+
+        let (_, refused) = parse(
+            config(frontend: ["bind :2021 \(tls)", "acl ok_cn ssl_c_s_dn(CN) -m reg ^(?=node)[a-z0-9]+$"]),
+            file: "conf.d/manager.cfg")
+        let failures = refused.filter { $0.severity == .error }
+        #expect(failures.count == 1, "\(failures)")
+        #expect(
+            failures.first?.description.hasPrefix(
+                "conf.d/manager.cfg:5: error: invalid regular expression '^(?=node)[a-z0-9]+$': lookahead ('(?=') "
+                    + "is not supported: sidecar matches in linear time at 2") == true, "\(failures)")
+    }
+
+    /// The configuration's escapes apply before the expression's outside single quotes, as in HAProxy
+    /// (README, `-m reg`): `'\x{e9}'` reaches the expression, unquoted it is a configuration error.
+    @Test func regexEscapesInSingleQuotesReachTheExpression() throws {
+        let (model, diagnostics) = parse(
+            config(frontend: [
+                "bind :2021 \(tls)", "acl ok ssl_c_s_dn(CN) -m reg '^caf\\x{e9}\\\\$'",
+                "tcp-request session reject unless ok",
+            ]))
+        #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
+        guard case .regexes(let regexes) = model.fe.sessionRules.first?.condition?.allACLs.first?.patterns else {
+            Issue.record("expected a regular expression")
+            return
+        }
+        #expect(regexes.first?.source == "^caf\\x{e9}\\\\$")
+        #expect(regexes.first?.matches("café\\") == true)
+        let found = errors(in: config(frontend: ["bind :2021 \(tls)", "acl ok ssl_c_s_dn(CN) -m reg ^caf\\x{e9}$"]))
+        #expect(found.first?.message.contains("invalid '\\x' escape") == true, "\(found)")
     }
 
     @Test func connectionRulesWithoutTLSFetchesAreKept() throws {
