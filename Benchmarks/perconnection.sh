@@ -57,14 +57,6 @@ CERTS=$WORK/certs
 NO_REUSE_FLAG=() HAPROXY_NO_REUSE="" RELAY_NO_RESUME=0
 if [[ $MODE == full ]]; then NO_REUSE_FLAG=(--no-ssl-reuse) HAPROXY_NO_REUSE=" no-ssl-reuse" RELAY_NO_RESUME=1; fi
 
-wrap() { # wrap NAME RUN: the tool's command prefix for one proxy process
-    case $TOOL in
-        strace) echo "strace -f -c -o $WORK/$2-$1.strace" ;;
-        callgrind) echo "valgrind --tool=callgrind --callgrind-out-file=$WORK/$2-$1.callgrind" ;;
-        *) echo "unknown tool $TOOL (strace or callgrind)" >&2; exit 2 ;;
-    esac
-}
-
 start() { # start RUN: the echo server and both proxies
     local run=$1 dir=$WORK/$1 port
     mkdir -p "$dir"
@@ -73,76 +65,35 @@ start() { # start RUN: the echo server and both proxies
     PIDS+=($!)
     case $SYSTEM in
         sidecar)
-            $(wrap rev "$run") "$SIDECAR" reverse --listen "127.0.0.1:$port" --connect "unix:$dir/echo.sock" \
+            $(tool_wrap rev "$run") "$SIDECAR" reverse --listen "127.0.0.1:$port" --connect "unix:$dir/echo.sock" \
                 --cert "$CERTS/server.crt" --key "$CERTS/server.key" --ca "$CERTS/ca.crt" --threads 1 \
                 --log-level warning >"$dir/rev.log" 2>&1 &
             REV=$!
-            $(wrap fwd "$run") "$SIDECAR" forward --listen "unix:$dir/fwd.sock" --connect "127.0.0.1:$port" \
+            $(tool_wrap fwd "$run") "$SIDECAR" forward --listen "unix:$dir/fwd.sock" --connect "127.0.0.1:$port" \
                 --cert "$CERTS/client.crt" --key "$CERTS/client.key" --ca "$CERTS/ca.crt" --server-name localhost \
                 --threads 1 --log-level warning "${NO_REUSE_FLAG[@]}" >"$dir/fwd.log" 2>&1 &
             FWD=$!
             ;;
         c-relay)
-            $(wrap rev "$run") "$WORK/c-relay" reverse 127.0.0.1 "$port" "$dir/echo.sock" "$CERTS/server.crt" \
+            $(tool_wrap rev "$run") "$WORK/c-relay" reverse 127.0.0.1 "$port" "$dir/echo.sock" "$CERTS/server.crt" \
                 "$CERTS/server.key" "$CERTS/ca.crt" >"$dir/rev.log" 2>&1 &
             REV=$!
-            NO_RESUME=$RELAY_NO_RESUME $(wrap fwd "$run") "$WORK/c-relay" forward "$dir/fwd.sock" 127.0.0.1 "$port" \
+            NO_RESUME=$RELAY_NO_RESUME $(tool_wrap fwd "$run") "$WORK/c-relay" forward "$dir/fwd.sock" 127.0.0.1 "$port" \
                 "$CERTS/client.crt" "$CERTS/client.key" "$CERTS/ca.crt" localhost >"$dir/fwd.log" 2>&1 &
             FWD=$!
             ;;
         haproxy)
-            local side
-            for side in rev fwd; do
-                cat >"$dir/$side.cfg" <<EOF
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 300s
-    timeout server 300s
-EOF
-            done
-            cat >>"$dir/rev.cfg" <<EOF
-frontend rev_in
-    bind 127.0.0.1:$port ssl crt $CERTS/server.pem ca-file $CERTS/ca.crt verify required ssl-min-ver TLSv1.3
-    default_backend echo
-backend echo
-    server s1 $dir/echo.sock
-EOF
-            cat >>"$dir/fwd.cfg" <<EOF
-frontend fwd_in
-    bind unix@$dir/fwd.sock mode 600
-    default_backend rev
-backend rev
-    server rev1 127.0.0.1:$port ssl crt $CERTS/client.pem ca-file $CERTS/ca.crt verify required verifyhost localhost sni str(localhost) ssl-min-ver TLSv1.3$HAPROXY_NO_REUSE
-EOF
-            $(wrap rev "$run") haproxy -db -f "$dir/rev.cfg" >"$dir/rev.log" 2>&1 &
+            haproxy_pair_configs "$dir" "$port" "$CERTS" "$HAPROXY_NO_REUSE"
+            $(tool_wrap rev "$run") haproxy -db -f "$dir/rev.cfg" >"$dir/rev.log" 2>&1 &
             REV=$!
-            $(wrap fwd "$run") haproxy -db -f "$dir/fwd.cfg" >"$dir/fwd.log" 2>&1 &
+            $(tool_wrap fwd "$run") haproxy -db -f "$dir/fwd.cfg" >"$dir/fwd.log" 2>&1 &
             FWD=$!
             ;;
     esac
     PIDS+=("$REV" "$FWD")
-    # Ready when both listen: no connection attempt may reach a half-started pair (it would cost one run more).
-    local i
-    for i in $(seq 1 600); do
-        if [[ -S $dir/fwd.sock ]] && ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
-        sleep 0.1
-    done
-    echo "the $SYSTEM pair did not start: $(cat "$dir"/*.log)" >&2
-    exit 1
+    wait_for_pair "$dir" "$port" "$SYSTEM"
 }
 
-traced() { # traced PID: the proxy's own PID (strace runs it as a child; valgrind runs in its place)
-    if [[ $TOOL == strace ]]; then pgrep -o -P "$1"; else echo "$1"; fi
-}
-
-stop() { # stop: SIGTERM to both proxies, then wait for the tool to write its report
-    kill -TERM "$(traced "$FWD")" "$(traced "$REV")"
-    wait "$FWD" "$REV" 2>/dev/null || true
-}
 
 for run in "${COUNTS[@]}"; do
     start "$run"
@@ -151,7 +102,7 @@ for run in "${COUNTS[@]}"; do
     grep -q ' errors=0 ' "$WORK/$run/connrate.txt" || { cat "$WORK/$run/connrate.txt" >&2; exit 1; }
     # The client has closed its last connection; give the proxies time to close theirs (both runs alike).
     sleep 1
-    stop
+    stop_pair
 done
 
 python3 - "$WORK" "$TOOL" "$SYSTEM" "$MODE" "${COUNTS[@]}" <<'PY'

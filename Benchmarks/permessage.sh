@@ -40,14 +40,6 @@ fi
 bash "$BENCH/certs.sh" "$WORK/certs" >/dev/null 2>&1
 CERTS=$WORK/certs
 
-wrap() { # wrap NAME RUN: the tool's command prefix for one proxy process
-    case $TOOL in
-        strace) echo "strace -f -c -o $WORK/$2-$1.strace" ;;
-        callgrind) echo "valgrind --tool=callgrind --callgrind-out-file=$WORK/$2-$1.callgrind" ;;
-        *) echo "unknown tool $TOOL (strace or callgrind)" >&2; exit 2 ;;
-    esac
-}
-
 start() { # start RUN: the echo server and both proxies
     local run=$1 dir=$WORK/$1 port
     mkdir -p "$dir"
@@ -56,76 +48,35 @@ start() { # start RUN: the echo server and both proxies
     PIDS+=($!)
     case $SYSTEM in
         sidecar)
-            $(wrap rev "$run") "$SIDECAR" reverse --listen "127.0.0.1:$port" --connect "unix:$dir/echo.sock" \
+            $(tool_wrap rev "$run") "$SIDECAR" reverse --listen "127.0.0.1:$port" --connect "unix:$dir/echo.sock" \
                 --cert "$CERTS/server.crt" --key "$CERTS/server.key" --ca "$CERTS/ca.crt" --threads 1 \
                 --log-level warning >"$dir/rev.log" 2>&1 &
             REV=$!
-            $(wrap fwd "$run") "$SIDECAR" forward --listen "unix:$dir/fwd.sock" --connect "127.0.0.1:$port" \
+            $(tool_wrap fwd "$run") "$SIDECAR" forward --listen "unix:$dir/fwd.sock" --connect "127.0.0.1:$port" \
                 --cert "$CERTS/client.crt" --key "$CERTS/client.key" --ca "$CERTS/ca.crt" --server-name localhost \
                 --threads 1 --log-level warning >"$dir/fwd.log" 2>&1 &
             FWD=$!
             ;;
         haproxy)
-            local side
-            for side in rev fwd; do
-                cat >"$dir/$side.cfg" <<EOF
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 300s
-    timeout server 300s
-EOF
-            done
-            cat >>"$dir/rev.cfg" <<EOF
-frontend rev_in
-    bind 127.0.0.1:$port ssl crt $CERTS/server.pem ca-file $CERTS/ca.crt verify required ssl-min-ver TLSv1.3
-    default_backend echo
-backend echo
-    server s1 $dir/echo.sock
-EOF
-            cat >>"$dir/fwd.cfg" <<EOF
-frontend fwd_in
-    bind unix@$dir/fwd.sock mode 600
-    default_backend rev
-backend rev
-    server rev1 127.0.0.1:$port ssl crt $CERTS/client.pem ca-file $CERTS/ca.crt verify required verifyhost localhost sni str(localhost) ssl-min-ver TLSv1.3
-EOF
-            $(wrap rev "$run") haproxy -db -f "$dir/rev.cfg" >"$dir/rev.log" 2>&1 &
+            haproxy_pair_configs "$dir" "$port" "$CERTS"
+            $(tool_wrap rev "$run") haproxy -db -f "$dir/rev.cfg" >"$dir/rev.log" 2>&1 &
             REV=$!
-            $(wrap fwd "$run") haproxy -db -f "$dir/fwd.cfg" >"$dir/fwd.log" 2>&1 &
+            $(tool_wrap fwd "$run") haproxy -db -f "$dir/fwd.cfg" >"$dir/fwd.log" 2>&1 &
             FWD=$!
             ;;
         *) echo "unknown system $SYSTEM (sidecar or haproxy)" >&2; exit 2 ;;
     esac
     PIDS+=("$REV" "$FWD")
-    # Ready when both listen: no connection attempt may reach a half-started pair (it would cost one run more).
-    local i
-    for i in $(seq 1 600); do
-        if [[ -S $dir/fwd.sock ]] && ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
-        sleep 0.1
-    done
-    echo "the $SYSTEM pair did not start: $(cat "$dir"/*.log)" >&2
-    exit 1
+    wait_for_pair "$dir" "$port" "$SYSTEM"
 }
 
-traced() { # traced PID: the proxy's own PID (strace runs it as a child; valgrind runs in its place)
-    if [[ $TOOL == strace ]]; then pgrep -o -P "$1"; else echo "$1"; fi
-}
-
-stop() { # stop: SIGTERM to both proxies, then wait for the tool to write its report
-    kill -TERM "$(traced "$FWD")" "$(traced "$REV")"
-    wait "$FWD" "$REV" 2>/dev/null || true
-}
 
 for run in "${COUNTS[@]}"; do
     start "$run"
     timeout 600 "$WORK/tunnelbench" latency --unix "$WORK/$run/fwd.sock" --size 256 --count "$run" --conns "$CONNS" \
         --timeout 590 >"$WORK/$run/latency.txt"
     grep -q 'verify_errors=0' "$WORK/$run/latency.txt" || { cat "$WORK/$run/latency.txt" >&2; exit 1; }
-    stop
+    stop_pair
 done
 
 python3 - "$WORK" "$TOOL" "$SYSTEM" "$CONNS" "${COUNTS[@]}" <<'PY'
