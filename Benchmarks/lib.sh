@@ -20,7 +20,7 @@ require_tools() {
     done
 }
 
-# The pair-under-a-tool helpers of permessage.sh and perconnection.sh. They read the caller's TOOL (strace or
+# The pair-under-a-tool helpers of permessage.sh, perconnection.sh and nio-floor.sh. They read the caller's TOOL (strace or
 # callgrind), WORK (the run's directory), and FWD and REV (the PIDs of the forward and reverse proxies as
 # started, that is the tool's when one wraps them).
 
@@ -86,4 +86,20 @@ traced() {
 stop_pair() {
     kill -TERM "$(traced "$FWD")" "$(traced "$REV")"
     wait "$FWD" "$REV" 2>/dev/null || true
+}
+
+# bench_work NAME: WORK, a new directory /tmp/NAME.XXXXXX, with the harness's load tool built in it
+# ($WORK/tunnelbench); PIDS, the processes bench_cleanup signals on exit (append what you start).
+bench_work() {
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    PIDS=()
+    trap bench_cleanup EXIT
+    cc -O2 -pthread -o "$WORK/tunnelbench" "$BENCH/tunnelbench.c"
+}
+
+# bench_cleanup: SIGTERM to every PID in PIDS still running, then waits for them.
+bench_cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
 }

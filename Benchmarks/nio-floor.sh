@@ -18,20 +18,13 @@ source "$ROOT/Benchmarks/lib.sh"
 require_harness Benchmarks/nio-floor.sh
 require_tools Benchmarks/nio-floor.sh "valgrind gcc" valgrind cc swift
 CONNS=${CONNS:-16}
+TOOL=callgrind # what tool_wrap and stop_pair (lib.sh) run the relays under
 read -r -a COUNTS <<<"${COUNTS:-500 2500}"
 PACKAGE=$ROOT/Benchmarks/nio-relay
 [[ -f $ROOT/Package.resolved ]] && cp "$ROOT/Package.resolved" "$PACKAGE/Package.resolved"
 # The flags of the shipped sidecar (Makefile): the Swift runtime linked in, full RELRO.
 swift build -c release --static-swift-stdlib -Xlinker -z -Xlinker now --package-path "$PACKAGE" --product nio-relay >&2
-WORK=$(mktemp -d /tmp/nio-floor.XXXXXX)
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-cc -O2 -pthread -o "$WORK/tunnelbench" "$BENCH/tunnelbench.c"
+bench_work nio-floor
 # Valgrind 3.19 cannot read the DWARF 5 Swift writes; the symbol table is enough.
 objcopy --strip-debug "$PACKAGE/.build/release/nio-relay" "$WORK/nio-relay"
 
@@ -41,41 +34,19 @@ for run in "${COUNTS[@]}"; do
     port=$((20000 + RANDOM % 12000))
     "$WORK/tunnelbench" server --unix "$dir/echo.sock" --max-seconds 600 >"$dir/server.log" 2>&1 &
     PIDS+=($!)
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/$run-rev.callgrind" "$WORK/nio-relay" \
-        "127.0.0.1:$port" "unix:$dir/echo.sock" >"$dir/rev.log" 2>&1 &
+    $(tool_wrap rev "$run") "$WORK/nio-relay" "127.0.0.1:$port" "unix:$dir/echo.sock" >"$dir/rev.log" 2>&1 &
     REV=$!
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/$run-fwd.callgrind" "$WORK/nio-relay" \
-        "unix:$dir/fwd.sock" "127.0.0.1:$port" >"$dir/fwd.log" 2>&1 &
+    $(tool_wrap fwd "$run") "$WORK/nio-relay" "unix:$dir/fwd.sock" "127.0.0.1:$port" >"$dir/fwd.log" 2>&1 &
     FWD=$!
     PIDS+=("$REV" "$FWD")
-    for _ in $(seq 1 600); do
-        if [[ -S $dir/fwd.sock ]] && ss -Hltn "sport = :$port" | grep -q .; then break; fi
-        sleep 0.1
-    done
+    wait_for_pair "$dir" "$port" nio-relay
     timeout 600 "$WORK/tunnelbench" latency --unix "$dir/fwd.sock" --size 256 --count "$run" --conns "$CONNS" \
         --timeout 590 >"$dir/latency.txt"
     grep -q 'verify_errors=0' "$dir/latency.txt" || { cat "$dir/latency.txt" >&2; exit 1; }
-    kill -TERM "$FWD" "$REV"
-    wait "$FWD" "$REV" 2>/dev/null || true
+    stop_pair
 done
 
-python3 - "$WORK" "$CONNS" "${COUNTS[@]}" <<'PY'
-import sys
-work, conns, first, second = sys.argv[1:5]
-delta = int(second) - int(first)
-
-
-def instructions(path):
-    for line in open(path):
-        if line.startswith("totals:") or line.startswith("summary:"):
-            return int(line.split()[1])
-    raise SystemExit(f"no totals in {path}")
-
-
-for side in ("fwd", "rev"):
-    a, b = instructions(f"{work}/{first}-{side}.callgrind"), instructions(f"{work}/{second}-{side}.callgrind")
-    print(f"system=nio-relay conns={conns} side={side} instructions_per_rt={(b - a) / delta:,.0f}")
-PY
+python3 "$ROOT/Benchmarks/tooldiff.py" "$WORK" "$TOOL" rt "system=nio-relay conns=$CONNS" "${COUNTS[@]}"
 echo "files: $WORK"
 trap - EXIT
-cleanup
+bench_cleanup

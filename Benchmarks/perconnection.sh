@@ -30,15 +30,7 @@ MODE=${MODE:-resumed}
 [[ $MODE == resumed || $MODE == full ]] || { echo "MODE must be resumed or full, not $MODE" >&2; exit 2; }
 read -r -a COUNTS <<<"${COUNTS:-50 250}"
 SIDECAR=${SIDECAR:-$ROOT/.build/release/sidecar}
-WORK=$(mktemp -d /tmp/perconnection.XXXXXX)
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-cc -O2 -pthread -o "$WORK/tunnelbench" "$BENCH/tunnelbench.c"
+bench_work perconnection
 case $SYSTEM in
     sidecar)
         [[ -x $SIDECAR ]] || { echo "no sidecar at $SIDECAR (build it, or set SIDECAR=)" >&2; exit 2; }
@@ -105,41 +97,8 @@ for run in "${COUNTS[@]}"; do
     stop_pair
 done
 
-python3 - "$WORK" "$TOOL" "$SYSTEM" "$MODE" "${COUNTS[@]}" <<'PY'
-import collections, sys
-work, tool, system, mode, first, second = sys.argv[1:7]
-delta = int(second) - int(first)
-
-
-def strace_calls(path):
-    calls = collections.Counter()
-    for line in open(path):
-        fields = line.split()
-        # % time, seconds, usecs/call, calls, [errors], syscall
-        if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
-            calls[fields[-1]] = int(fields[3])
-    return calls
-
-
-def instructions(path):
-    for line in open(path):
-        if line.startswith("totals:") or line.startswith("summary:"):
-            return int(line.split()[1])
-    raise SystemExit(f"no totals in {path}")
-
-
-for side in ("fwd", "rev"):
-    if tool == "strace":
-        a, b = strace_calls(f"{work}/{first}-{side}.strace"), strace_calls(f"{work}/{second}-{side}.strace")
-        per = {name: (b[name] - a[name]) / delta for name in set(a) | set(b)}
-        total = sum(per.values())
-        detail = " ".join(f"{name}={value:.2f}" for name, value in sorted(per.items(), key=lambda kv: (-kv[1], kv[0])) if abs(value) >= 0.005)
-        print(f"system={system} mode={mode} side={side} syscalls_per_conn={total:.2f} {detail}")
-    else:
-        a, b = instructions(f"{work}/{first}-{side}.callgrind"), instructions(f"{work}/{second}-{side}.callgrind")
-        print(f"system={system} mode={mode} side={side} instructions_per_conn={(b - a) / delta:,.0f}")
-PY
+python3 "$ROOT/Benchmarks/tooldiff.py" "$WORK" "$TOOL" conn "system=$SYSTEM mode=$MODE" "${COUNTS[@]}"
 echo "files: $WORK"
 trap - EXIT
-cleanup
+bench_cleanup
 if [[ ${KEEP:-0} != 1 ]]; then rm -rf "$WORK"; fi

@@ -23,15 +23,7 @@ require_tools Benchmarks/permessage.sh "haproxy strace valgrind gcc" haproxy str
 CONNS=${CONNS:-16}
 read -r -a COUNTS <<<"${COUNTS:-1000 5000}"
 SIDECAR=${SIDECAR:-$ROOT/.build/release/sidecar}
-WORK=$(mktemp -d /tmp/permessage.XXXXXX)
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-cc -O2 -pthread -o "$WORK/tunnelbench" "$BENCH/tunnelbench.c"
+bench_work permessage
 if [[ $TOOL == callgrind && $SYSTEM == sidecar ]]; then
     # Valgrind 3.19 cannot read the DWARF 5 Swift writes (it gives up); the symbol table is enough.
     objcopy --strip-debug "$SIDECAR" "$WORK/sidecar"
@@ -79,40 +71,7 @@ for run in "${COUNTS[@]}"; do
     stop_pair
 done
 
-python3 - "$WORK" "$TOOL" "$SYSTEM" "$CONNS" "${COUNTS[@]}" <<'PY'
-import collections, re, sys
-work, tool, system, conns, first, second = sys.argv[1:7]
-delta = int(second) - int(first)
-
-
-def strace_calls(path):
-    calls = collections.Counter()
-    for line in open(path):
-        fields = line.split()
-        # % time, seconds, usecs/call, calls, [errors], syscall
-        if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
-            calls[fields[-1]] = int(fields[3])
-    return calls
-
-
-def instructions(path):
-    for line in open(path):
-        if line.startswith("totals:") or line.startswith("summary:"):
-            return int(line.split()[1])
-    raise SystemExit(f"no totals in {path}")
-
-
-for side in ("fwd", "rev"):
-    if tool == "strace":
-        a, b = strace_calls(f"{work}/{first}-{side}.strace"), strace_calls(f"{work}/{second}-{side}.strace")
-        per = {name: (b[name] - a[name]) / delta for name in set(a) | set(b)}
-        total = sum(per.values())
-        detail = " ".join(f"{name}={value:.2f}" for name, value in sorted(per.items(), key=lambda kv: -kv[1]) if abs(value) >= 0.005)
-        print(f"system={system} conns={conns} side={side} syscalls_per_rt={total:.2f} {detail}")
-    else:
-        a, b = instructions(f"{work}/{first}-{side}.callgrind"), instructions(f"{work}/{second}-{side}.callgrind")
-        print(f"system={system} conns={conns} side={side} instructions_per_rt={(b - a) / delta:,.0f}")
-PY
+python3 "$ROOT/Benchmarks/tooldiff.py" "$WORK" "$TOOL" rt "system=$SYSTEM conns=$CONNS" "${COUNTS[@]}"
 echo "files: $WORK"
 trap - EXIT
-cleanup
+bench_cleanup
